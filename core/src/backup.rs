@@ -1,0 +1,316 @@
+//! Password backups of the root secret (docs/FORMAT.md §5), and `derive_passwords`.
+//!
+//! A backup blob is self-describing: it carries its Argon2id parameters, so blobs made
+//! with today's defaults stay restorable after the defaults are raised.
+
+use std::fmt;
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use chacha20poly1305::{ChaCha20Poly1305, KeyInit, aead::Aead, aead::Payload};
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use crate::{
+    encoding::{Reader, b64url_encode},
+    keys::{KEY_LENGTH, RootSecret},
+    random::{RandomnessUnavailable, random_array},
+};
+
+const BLOB_MAGIC: &[u8; 4] = b"TSBK";
+/// The backup blob version this release writes and reads.
+pub const BACKUP_FORMAT_VERSION: u8 = 1;
+const KDF_ARGON2ID_V13: u8 = 1;
+const SALT_LENGTH: usize = 16;
+const NONCE_LENGTH: usize = 12;
+const TAG_LENGTH: usize = 16;
+const HEADER_LENGTH: usize = 4 + 1 + 1 + 4 + 4 + 4 + SALT_LENGTH + NONCE_LENGTH;
+/// Exact length of a version-1 backup blob.
+pub const BACKUP_BLOB_LENGTH: usize = HEADER_LENGTH + KEY_LENGTH + TAG_LENGTH;
+const DERIVE_PASSWORDS_SALT: &[u8] = b"tessera/v1/derive-passwords";
+
+/// Why a backup could not be made or opened.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum BackupError {
+    /// The bytes are not a Tessera backup blob.
+    #[error("malformed backup: {0}")]
+    Malformed(&'static str),
+    /// The blob was written by a newer version.
+    #[error("backup format version {0} is not supported; update Tessera")]
+    UnsupportedVersion(u8),
+    /// The blob names a key-derivation function this version does not know.
+    #[error("backup uses unknown key-derivation function {0}")]
+    UnsupportedKdf(u8),
+    /// The blob's Argon2id parameters are outside the accepted range (a hostile blob
+    /// could otherwise demand gigabytes of memory).
+    #[error("backup key-derivation parameters are out of range")]
+    ParametersOutOfRange,
+    /// The password does not open this backup (or the backup was altered).
+    #[error("wrong backup password")]
+    WrongPassword,
+    /// Backups need a non-empty password.
+    #[error("the backup password must not be empty")]
+    EmptyPassword,
+    /// The platform's random number generator failed.
+    #[error(transparent)]
+    Randomness(#[from] RandomnessUnavailable),
+}
+
+/// Argon2id cost parameters, stored in every blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KdfParams {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes over memory.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl KdfParams {
+    /// OWASP's Password Storage Cheat Sheet recommendation for Argon2id (m = 19 MiB, t = 2,
+    /// p = 1); chosen over its 46 MiB / t = 1 variant to keep phones and browsers responsive.
+    pub const DEFAULT: KdfParams = KdfParams {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
+    /// Largest memory a blob may ask for: 1 GiB.
+    pub const MAX_MEMORY_KIB: u32 = 1024 * 1024;
+    /// Largest iteration count a blob may ask for.
+    pub const MAX_ITERATIONS: u32 = 16;
+    /// Largest lane count a blob may ask for.
+    pub const MAX_PARALLELISM: u32 = 16;
+
+    fn to_argon2(self) -> Result<Argon2<'static>, BackupError> {
+        if self.memory_kib > Self::MAX_MEMORY_KIB
+            || self.iterations == 0
+            || self.iterations > Self::MAX_ITERATIONS
+            || self.parallelism == 0
+            || self.parallelism > Self::MAX_PARALLELISM
+        {
+            return Err(BackupError::ParametersOutOfRange);
+        }
+        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
+            .map_err(|_| BackupError::ParametersOutOfRange)?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+
+    fn derive(self, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<(), BackupError> {
+        self.to_argon2()?
+            .hash_password_into(password, salt, out)
+            .map_err(|_| BackupError::ParametersOutOfRange)
+    }
+}
+
+impl Default for KdfParams {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Encrypts `root` under `password` with default parameters and fresh randomness.
+pub fn seal_backup(root: &RootSecret, password: &str) -> Result<Vec<u8>, BackupError> {
+    seal_backup_with(
+        root,
+        password,
+        KdfParams::DEFAULT,
+        random_array()?,
+        random_array()?,
+    )
+}
+
+/// Encrypts with explicit parameters, salt and nonce (deterministic; for test vectors).
+pub fn seal_backup_with(
+    root: &RootSecret,
+    password: &str,
+    params: KdfParams,
+    salt: [u8; SALT_LENGTH],
+    nonce: [u8; NONCE_LENGTH],
+) -> Result<Vec<u8>, BackupError> {
+    if password.is_empty() {
+        return Err(BackupError::EmptyPassword);
+    }
+    let mut blob = Vec::with_capacity(BACKUP_BLOB_LENGTH);
+    blob.extend_from_slice(BLOB_MAGIC);
+    blob.push(BACKUP_FORMAT_VERSION);
+    blob.push(KDF_ARGON2ID_V13);
+    blob.extend_from_slice(&params.memory_kib.to_be_bytes());
+    blob.extend_from_slice(&params.iterations.to_be_bytes());
+    blob.extend_from_slice(&params.parallelism.to_be_bytes());
+    blob.extend_from_slice(&salt);
+    blob.extend_from_slice(&nonce);
+    let mut key = Zeroizing::new([0u8; 32]);
+    params.derive(password.as_bytes(), &salt, key.as_mut())?;
+    let cipher = ChaCha20Poly1305::new(&(*key).into());
+    let sealed = cipher
+        .encrypt(
+            &nonce.into(),
+            Payload {
+                msg: root.as_bytes(),
+                aad: &blob,
+            },
+        )
+        .map_err(|_| BackupError::Malformed("encryption failed"))?;
+    blob.extend_from_slice(&sealed);
+    Ok(blob)
+}
+
+/// Decrypts a backup blob. A wrong password gives [`BackupError::WrongPassword`].
+pub fn open_backup(blob: &[u8], password: &str) -> Result<RootSecret, BackupError> {
+    const TRUNCATED: BackupError = BackupError::Malformed("truncated backup");
+    let mut r = Reader::new(blob);
+    if r.take(4).ok_or(TRUNCATED)? != BLOB_MAGIC {
+        return Err(BackupError::Malformed("not a Tessera backup (bad magic)"));
+    }
+    let version = r.u8().ok_or(TRUNCATED)?;
+    if version != BACKUP_FORMAT_VERSION {
+        return Err(BackupError::UnsupportedVersion(version));
+    }
+    let kdf = r.u8().ok_or(TRUNCATED)?;
+    if kdf != KDF_ARGON2ID_V13 {
+        return Err(BackupError::UnsupportedKdf(kdf));
+    }
+    let params = KdfParams {
+        memory_kib: r.u32().ok_or(TRUNCATED)?,
+        iterations: r.u32().ok_or(TRUNCATED)?,
+        parallelism: r.u32().ok_or(TRUNCATED)?,
+    };
+    let salt: [u8; SALT_LENGTH] = r.array().ok_or(TRUNCATED)?;
+    let nonce: [u8; NONCE_LENGTH] = r.array().ok_or(TRUNCATED)?;
+    let header = blob.get(..r.position()).ok_or(TRUNCATED)?;
+    let sealed = r.remaining();
+    if sealed.len() != KEY_LENGTH + TAG_LENGTH {
+        return Err(BackupError::Malformed("wrong backup length"));
+    }
+    // Validate parameters before spending memory on them.
+    params.to_argon2()?;
+    let mut key = Zeroizing::new([0u8; 32]);
+    params.derive(password.as_bytes(), &salt, key.as_mut())?;
+    let cipher = ChaCha20Poly1305::new(&(*key).into());
+    let plain = Zeroizing::new(
+        cipher
+            .decrypt(
+                &nonce.into(),
+                Payload {
+                    msg: sealed,
+                    aad: header,
+                },
+            )
+            .map_err(|_| BackupError::WrongPassword)?,
+    );
+    RootSecret::from_slice(&plain).map_err(|_| BackupError::Malformed("wrong secret length"))
+}
+
+/// Two independent passwords derived from the one a user types: `login_password` goes to
+/// the app's own sign-in, `backup_password` protects the key backup and never leaves the
+/// device. Knowing one does not reveal the other.
+#[derive(Clone)]
+pub struct DerivedPasswords {
+    /// For the app's authentication backend.
+    pub login_password: Zeroizing<String>,
+    /// For `backup_private_key` / `restore_private_key`.
+    pub backup_password: Zeroizing<String>,
+}
+
+impl fmt::Debug for DerivedPasswords {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DerivedPasswords").finish_non_exhaustive()
+    }
+}
+
+/// Splits one user password into a login password and a backup password (docs/FORMAT.md
+/// §5.3). Uses Argon2id at the default backup cost, so the login password handed to the
+/// app's backend is as expensive to brute-force as the backup itself.
+pub fn derive_passwords(password: &str) -> Result<DerivedPasswords, BackupError> {
+    derive_passwords_with(password, KdfParams::DEFAULT)
+}
+
+/// [`derive_passwords`] with explicit parameters (for test vectors).
+pub fn derive_passwords_with(
+    password: &str,
+    params: KdfParams,
+) -> Result<DerivedPasswords, BackupError> {
+    if password.is_empty() {
+        return Err(BackupError::EmptyPassword);
+    }
+    let mut out = Zeroizing::new([0u8; 64]);
+    params
+        .to_argon2_with_length(64)?
+        .hash_password_into(password.as_bytes(), DERIVE_PASSWORDS_SALT, out.as_mut())
+        .map_err(|_| BackupError::ParametersOutOfRange)?;
+    let (login, backup) = out.split_at(32);
+    Ok(DerivedPasswords {
+        login_password: Zeroizing::new(b64url_encode(login)),
+        backup_password: Zeroizing::new(b64url_encode(backup)),
+    })
+}
+
+impl KdfParams {
+    fn to_argon2_with_length(self, length: usize) -> Result<Argon2<'static>, BackupError> {
+        self.to_argon2()?;
+        let params = Params::new(
+            self.memory_kib,
+            self.iterations,
+            self.parallelism,
+            Some(length),
+        )
+        .map_err(|_| BackupError::ParametersOutOfRange)?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAST: KdfParams = KdfParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    #[test]
+    fn round_trip_and_wrong_password() {
+        let root = RootSecret::from_bytes([5; 32]);
+        let blob = seal_backup_with(&root, "correct horse", FAST, [1; 16], [2; 12]).unwrap();
+        assert_eq!(blob.len(), BACKUP_BLOB_LENGTH);
+        assert_eq!(
+            open_backup(&blob, "correct horse").unwrap().as_bytes(),
+            root.as_bytes()
+        );
+        assert_eq!(
+            open_backup(&blob, "wrong").unwrap_err(),
+            BackupError::WrongPassword
+        );
+    }
+
+    #[test]
+    fn hostile_parameters_are_refused_before_allocating() {
+        let root = RootSecret::from_bytes([5; 32]);
+        let mut blob = seal_backup_with(&root, "pw", FAST, [1; 16], [2; 12]).unwrap();
+        blob[6..10].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(
+            open_backup(&blob, "pw").unwrap_err(),
+            BackupError::ParametersOutOfRange
+        );
+    }
+
+    #[test]
+    fn default_parameters_round_trip() {
+        let root = RootSecret::from_bytes([6; 32]);
+        let blob = seal_backup(&root, "pw").unwrap();
+        assert_eq!(
+            open_backup(&blob, "pw").unwrap().as_bytes(),
+            root.as_bytes()
+        );
+    }
+
+    #[test]
+    fn derived_passwords_differ_and_are_stable() {
+        let a = derive_passwords_with("hunter2", FAST).unwrap();
+        let b = derive_passwords_with("hunter2", FAST).unwrap();
+        assert_eq!(*a.login_password, *b.login_password);
+        assert_ne!(*a.login_password, *a.backup_password);
+        assert!(!format!("{a:?}").contains(a.login_password.as_str()));
+    }
+}

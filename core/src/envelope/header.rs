@@ -1,0 +1,201 @@
+//! The envelope header: magic, version, payload nonce, one shared ephemeral X25519 key and
+//! one stanza per recipient (docs/FORMAT.md §4.1–4.2).
+
+use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Tag, aead::AeadInOut};
+use hkdf::Hkdf;
+use sha2::Sha256;
+use x25519_dalek::{PublicKey as X25519Public, StaticSecret};
+use zeroize::Zeroizing;
+
+use super::{DecryptError, EncryptError, Recipient};
+use crate::{encoding::Reader, keys::KeyId};
+
+pub(crate) const MAGIC: &[u8; 4] = b"TSEV";
+pub(crate) const VERSION: u8 = 1;
+pub(crate) const PAYLOAD_NONCE_LENGTH: usize = 16;
+/// Bytes before the first stanza: magic, version, payload nonce, ephemeral key, count.
+pub(crate) const FIXED_LENGTH: usize = 4 + 1 + PAYLOAD_NONCE_LENGTH + 32 + 4;
+/// Stanza algorithm 1: X25519 + HKDF-SHA-256 + ChaCha20-Poly1305 key wrap.
+pub(crate) const ALG_X25519: u8 = 1;
+const STANZA_PREFIX_LENGTH: usize = 1 + 8 + 2;
+const WRAPPED_KEY_LENGTH: usize = 32 + 16;
+/// Bytes one X25519 stanza adds to the header.
+pub const X25519_STANZA_LENGTH: usize = STANZA_PREFIX_LENGTH + WRAPPED_KEY_LENGTH;
+/// Most recipients one envelope may address.
+pub const MAX_RECIPIENTS: usize = 100_000;
+const WRAP_INFO: &[u8] = b"tessera/v1/x25519-key-wrap";
+
+/// A parsed stanza, borrowed from the header bytes.
+pub(crate) struct Stanza<'a> {
+    pub(crate) algorithm: u8,
+    pub(crate) key_id: KeyId,
+    pub(crate) body: &'a [u8],
+}
+
+/// A parsed header.
+pub(crate) struct Header<'a> {
+    pub(crate) payload_nonce: [u8; PAYLOAD_NONCE_LENGTH],
+    pub(crate) ephemeral: [u8; 32],
+    pub(crate) stanzas: Vec<Stanza<'a>>,
+}
+
+/// The outcome of trying to parse a header from the start of a buffer.
+pub(crate) enum Parsed<'a> {
+    /// A complete header of this many bytes.
+    Complete(Header<'a>, usize),
+    /// More input is needed; at least this many bytes in total.
+    Incomplete(usize),
+}
+
+/// The key that wraps the content key for one recipient.
+fn wrap_key(shared: &[u8; 32], ephemeral: &[u8; 32], recipient: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    let mut salt = [0u8; 64];
+    salt[..32].copy_from_slice(ephemeral);
+    salt[32..].copy_from_slice(recipient);
+    let mut key = Zeroizing::new([0u8; 32]);
+    // A 32-byte output is always within HKDF-SHA-256's limit.
+    let _ = Hkdf::<Sha256>::new(Some(&salt), shared).expand(WRAP_INFO, key.as_mut());
+    key
+}
+
+/// Writes a complete header for `recipients` into `out`.
+pub(crate) fn write(
+    out: &mut Vec<u8>,
+    payload_nonce: &[u8; PAYLOAD_NONCE_LENGTH],
+    ephemeral_secret: &StaticSecret,
+    content_key: &[u8; 32],
+    recipients: &[Recipient],
+) -> Result<(), EncryptError> {
+    if recipients.is_empty() {
+        return Err(EncryptError::NoRecipients);
+    }
+    if recipients.len() > MAX_RECIPIENTS {
+        return Err(EncryptError::TooManyRecipients(recipients.len()));
+    }
+    let ephemeral = X25519Public::from(ephemeral_secret).to_bytes();
+    out.reserve(FIXED_LENGTH + recipients.len() * X25519_STANZA_LENGTH);
+    out.extend_from_slice(MAGIC);
+    out.push(VERSION);
+    out.extend_from_slice(payload_nonce);
+    out.extend_from_slice(&ephemeral);
+    // MAX_RECIPIENTS fits in u32.
+    out.extend_from_slice(&(recipients.len() as u32).to_be_bytes());
+    for recipient in recipients {
+        let shared = ephemeral_secret.diffie_hellman(&X25519Public::from(recipient.encryption_key));
+        if !shared.was_contributory() {
+            return Err(EncryptError::InvalidRecipientKey);
+        }
+        let key = wrap_key(shared.as_bytes(), &ephemeral, &recipient.encryption_key);
+        out.push(ALG_X25519);
+        out.extend_from_slice(&recipient.key_id.0);
+        out.extend_from_slice(&(WRAPPED_KEY_LENGTH as u16).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(content_key);
+        let body = out.get_mut(start..).unwrap_or_default();
+        // Each wrap key is used exactly once (fresh ephemeral key), so a zero nonce is safe.
+        let tag = ChaCha20Poly1305::new(&(*key).into())
+            .encrypt_inout_detached(&[0u8; 12].into(), &[], body.into())
+            .map_err(|_| EncryptError::InvalidRecipientKey)?;
+        out.extend_from_slice(&tag);
+    }
+    Ok(())
+}
+
+/// Parses a header from the start of `bytes`, or says how much more input it needs.
+pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, DecryptError> {
+    let mut r = Reader::new(bytes);
+    let Some(fixed) = r.take(FIXED_LENGTH) else {
+        return Ok(Parsed::Incomplete(FIXED_LENGTH));
+    };
+    let mut f = Reader::new(fixed);
+    if f.take(4) != Some(MAGIC.as_slice()) {
+        return Err(DecryptError::Malformed(
+            "not a Tessera envelope (bad magic)",
+        ));
+    }
+    let version = f.u8().unwrap_or_default();
+    if version != VERSION {
+        return Err(DecryptError::UnsupportedVersion(version));
+    }
+    let payload_nonce = f.array().unwrap_or_default();
+    let ephemeral = f.array().unwrap_or_default();
+    let count = f.u32().unwrap_or_default() as usize;
+    if count == 0 {
+        return Err(DecryptError::Malformed("envelope has no recipients"));
+    }
+    if count > MAX_RECIPIENTS {
+        return Err(DecryptError::Malformed("envelope has too many recipients"));
+    }
+    let mut stanzas = Vec::with_capacity(count);
+    for _ in 0..count {
+        let Some(prefix) = r.take(STANZA_PREFIX_LENGTH) else {
+            return Ok(Parsed::Incomplete(r.position() + STANZA_PREFIX_LENGTH));
+        };
+        let mut p = Reader::new(prefix);
+        let algorithm = p.u8().unwrap_or_default();
+        let key_id = KeyId(p.array().unwrap_or_default());
+        let body_length = usize::from(p.u16().unwrap_or_default());
+        if algorithm == ALG_X25519 && body_length != WRAPPED_KEY_LENGTH {
+            return Err(DecryptError::Malformed(
+                "X25519 stanza has the wrong length",
+            ));
+        }
+        let needed = r.position() + body_length;
+        let Some(body) = r.take(body_length) else {
+            return Ok(Parsed::Incomplete(needed));
+        };
+        stanzas.push(Stanza {
+            algorithm,
+            key_id,
+            body,
+        });
+    }
+    Ok(Parsed::Complete(
+        Header {
+            payload_nonce,
+            ephemeral,
+            stanzas,
+        },
+        r.position(),
+    ))
+}
+
+impl Header<'_> {
+    /// Finds this recipient's stanza(s) and unwraps the content key.
+    pub(crate) fn unwrap_content_key(
+        &self,
+        secret: &StaticSecret,
+        own_key_id: KeyId,
+    ) -> Result<Zeroizing<[u8; 32]>, DecryptError> {
+        let own_public = X25519Public::from(secret).to_bytes();
+        let mut addressed = false;
+        for stanza in &self.stanzas {
+            if stanza.algorithm != ALG_X25519 || stanza.key_id != own_key_id {
+                continue;
+            }
+            addressed = true;
+            let shared = secret.diffie_hellman(&X25519Public::from(self.ephemeral));
+            if !shared.was_contributory() {
+                continue;
+            }
+            let key = wrap_key(shared.as_bytes(), &self.ephemeral, &own_public);
+            let (sealed, tag) = stanza.body.split_at(32);
+            let mut content_key = Zeroizing::new([0u8; 32]);
+            content_key.copy_from_slice(sealed);
+            let opened = ChaCha20Poly1305::new(&(*key).into()).decrypt_inout_detached(
+                &[0u8; 12].into(),
+                &[],
+                content_key.as_mut_slice().into(),
+                &Tag::try_from(tag).map_err(|_| DecryptError::DecryptionFailed)?,
+            );
+            if opened.is_ok() {
+                return Ok(content_key);
+            }
+        }
+        Err(if addressed {
+            DecryptError::DecryptionFailed
+        } else {
+            DecryptError::NotARecipient
+        })
+    }
+}

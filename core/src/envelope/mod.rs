@@ -1,0 +1,189 @@
+//! The message envelope: sign-then-encrypt to many recipients with one shared ephemeral
+//! key, and the matching decrypt-then-verify (docs/FORMAT.md §4).
+//!
+//! [`encrypt_message`] / [`decrypt_message`] handle data in memory; [`Encryptor`] /
+//! [`Decryptor`] handle streams of any size in constant memory. Both produce and read the
+//! same bytes.
+
+mod header;
+mod stream;
+
+use thiserror::Error;
+
+pub use header::{MAX_RECIPIENTS, X25519_STANZA_LENGTH};
+pub use stream::{CHUNK_LENGTH, Decryptor, Encryptor, TRAILER_LENGTH};
+
+use crate::{
+    card::{Card, CardError, CardId, Identity},
+    keys::{IdentityKeyPair, KeyId, PublicKeys},
+    random::RandomnessUnavailable,
+    time::Timestamp,
+};
+
+/// Someone an envelope is encrypted to: an X25519 public key and its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recipient {
+    encryption_key: [u8; 32],
+    key_id: KeyId,
+}
+
+impl Recipient {
+    /// The recipient holding the private half of `encryption_key`.
+    pub fn new(encryption_key: [u8; 32]) -> Self {
+        Self {
+            encryption_key,
+            key_id: KeyId::of_encryption_key(&encryption_key),
+        }
+    }
+}
+
+impl From<&PublicKeys> for Recipient {
+    fn from(keys: &PublicKeys) -> Self {
+        Self::new(keys.encryption)
+    }
+}
+
+impl From<&Card> for Recipient {
+    fn from(card: &Card) -> Self {
+        Self::from(card.public_keys())
+    }
+}
+
+/// What a successful decrypt-then-verify proves: who signed it, with which card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The sender's identity.
+    pub signer: Identity,
+    /// The card whose key made the signature.
+    pub signer_card_id: CardId,
+}
+
+/// Why encryption failed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum EncryptError {
+    /// An envelope needs at least one recipient.
+    #[error("no recipients given")]
+    NoRecipients,
+    /// More than [`MAX_RECIPIENTS`] distinct recipients.
+    #[error("{0} recipients is more than the {max} one envelope supports", max = MAX_RECIPIENTS)]
+    TooManyRecipients(usize),
+    /// A recipient's key is of small order (cannot be a real key).
+    #[error("a recipient's encryption key is invalid")]
+    InvalidRecipientKey,
+    /// The data exceeds the format's chunk counter.
+    #[error("data too large for one envelope")]
+    TooLarge,
+    /// The platform's random number generator failed.
+    #[error(transparent)]
+    Randomness(#[from] RandomnessUnavailable),
+}
+
+/// Why decryption or verification failed. Failures of the ciphertext itself are
+/// deliberately one opaque variant, [`DecryptError::DecryptionFailed`].
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum DecryptError {
+    /// The header is not a Tessera envelope.
+    #[error("malformed envelope: {0}")]
+    Malformed(&'static str),
+    /// The envelope was made by a newer version of Tessera.
+    #[error("envelope version {0} is not supported; update Tessera")]
+    UnsupportedVersion(u8),
+    /// The envelope ends before its header or payload is complete.
+    #[error("the envelope is truncated")]
+    Truncated,
+    /// The envelope is not encrypted to this key.
+    #[error("this message was not encrypted for this user's current key")]
+    NotARecipient,
+    /// The ciphertext was modified, truncated, reordered or extended.
+    #[error("decryption failed: the data is damaged or was tampered with")]
+    DecryptionFailed,
+    /// The message was signed by a key not in the sender cards given.
+    #[error("the message was not signed by the expected sender")]
+    WrongSender,
+    /// The signature does not match the content.
+    #[error("the sender's signature is invalid")]
+    SignatureInvalid,
+    /// Signed by an earlier card of the sender's chain, and no creation time was given.
+    #[error(
+        "the message is signed with the sender's previous key ({card_id}); pass the time the \
+         data was created to verify messages from before the sender's key rotation"
+    )]
+    SignedWithPreviousKey {
+        /// The earlier card whose key signed.
+        card_id: CardId,
+    },
+    /// Signed by an earlier card, but the data claims to be made after it was replaced.
+    #[error("the message is signed with a key the sender had already replaced ({card_id})")]
+    SignerKeyReplaced {
+        /// The earlier card whose key signed.
+        card_id: CardId,
+    },
+    /// The sender cards given do not form a valid rotation chain.
+    #[error("the sender's cards are invalid: {0}")]
+    InvalidSenderCards(CardError),
+}
+
+/// Signs `plaintext` as `sender` and encrypts it to `recipients` in one call.
+pub fn encrypt_message(
+    sender: &IdentityKeyPair,
+    recipients: &[Recipient],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, EncryptError> {
+    let encryptor = Encryptor::new(sender, recipients)?;
+    seal_all(encryptor, recipients.len(), plaintext)
+}
+
+fn seal_all(
+    mut encryptor: Encryptor,
+    recipient_count: usize,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, EncryptError> {
+    let chunks = plaintext.len() / CHUNK_LENGTH + 1;
+    let mut out = Vec::with_capacity(
+        80 + recipient_count * X25519_STANZA_LENGTH
+            + plaintext.len()
+            + TRAILER_LENGTH
+            + chunks * 16,
+    );
+    encryptor.update(plaintext, &mut out)?;
+    encryptor.finish(&mut out)?;
+    Ok(out)
+}
+
+/// Decrypts an envelope and verifies the sender's signature in one call; plaintext is
+/// returned only when both succeed. See [`Decryptor::finish`] for `sender_chain` and
+/// `made_at`.
+pub fn decrypt_message(
+    recipient: &IdentityKeyPair,
+    envelope: &[u8],
+    sender_chain: &[Card],
+    made_at: Option<Timestamp>,
+) -> Result<(Vec<u8>, Verified), DecryptError> {
+    let mut decryptor = Decryptor::new(recipient);
+    let mut plaintext = Vec::with_capacity(envelope.len());
+    decryptor.update(envelope, &mut plaintext)?;
+    let verified = decryptor.finish(&mut plaintext, sender_chain, made_at)?;
+    Ok((plaintext, verified))
+}
+
+/// Deterministic encryption for test vectors: every random value given explicitly.
+#[cfg(test)]
+pub(crate) fn encrypt_message_with(
+    sender: &IdentityKeyPair,
+    recipients: &[Recipient],
+    plaintext: &[u8],
+    content_key: [u8; 32],
+    payload_nonce: [u8; 16],
+    ephemeral_secret: [u8; 32],
+) -> Result<Vec<u8>, EncryptError> {
+    let randomness = stream::Randomness {
+        content_key: zeroize::Zeroizing::new(content_key),
+        payload_nonce,
+        ephemeral_secret: zeroize::Zeroizing::new(ephemeral_secret),
+    };
+    let encryptor = Encryptor::with_randomness(sender, recipients, randomness)?;
+    seal_all(encryptor, recipients.len(), plaintext)
+}
+
+#[cfg(test)]
+mod tests;
