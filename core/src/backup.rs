@@ -155,50 +155,77 @@ pub fn seal_backup_with(
     Ok(blob)
 }
 
+/// A parsed backup blob: its parameters are known, its secret still sealed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BackupBlob<'a> {
+    header: &'a [u8],
+    params: KdfParams,
+    salt: [u8; SALT_LENGTH],
+    nonce: [u8; NONCE_LENGTH],
+    sealed: &'a [u8],
+}
+
+impl fmt::Debug for BackupBlob<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackupBlob").field("params", &self.params).finish_non_exhaustive()
+    }
+}
+
+impl<'a> BackupBlob<'a> {
+    /// Parses a blob and checks its parameters, without running the KDF.
+    pub fn parse(blob: &'a [u8]) -> Result<Self, BackupError> {
+        const TRUNCATED: BackupError = BackupError::Malformed("truncated backup");
+        let mut r = Reader::new(blob);
+        if r.take(4).ok_or(TRUNCATED)? != BLOB_MAGIC {
+            return Err(BackupError::Malformed("not a Tessera backup (bad magic)"));
+        }
+        let version = r.u8().ok_or(TRUNCATED)?;
+        if version != BACKUP_FORMAT_VERSION {
+            return Err(BackupError::UnsupportedVersion(version));
+        }
+        let kdf = r.u8().ok_or(TRUNCATED)?;
+        if kdf != KDF_ARGON2ID_V13 {
+            return Err(BackupError::UnsupportedKdf(kdf));
+        }
+        let params = KdfParams {
+            memory_kib: r.u32().ok_or(TRUNCATED)?,
+            iterations: r.u32().ok_or(TRUNCATED)?,
+            parallelism: r.u32().ok_or(TRUNCATED)?,
+        };
+        let salt = r.array().ok_or(TRUNCATED)?;
+        let nonce = r.array().ok_or(TRUNCATED)?;
+        let header = blob.get(..r.position()).ok_or(TRUNCATED)?;
+        let sealed = r.remaining();
+        if sealed.len() != KEY_LENGTH + TAG_LENGTH {
+            return Err(BackupError::Malformed("wrong backup length"));
+        }
+        // Refuse hostile parameters before anyone spends memory on them.
+        params.to_argon2()?;
+        Ok(Self { header, params, salt, nonce, sealed })
+    }
+
+    /// The Argon2id parameters the blob was made with.
+    pub fn params(&self) -> KdfParams {
+        self.params
+    }
+
+    /// Runs the KDF and decrypts. A wrong password gives [`BackupError::WrongPassword`].
+    pub fn open(&self, password: &str) -> Result<RootSecret, BackupError> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        self.params.derive(password.as_bytes(), &self.salt, key.as_mut())?;
+        let cipher = ChaCha20Poly1305::new(&(*key).into());
+        let plain = Zeroizing::new(
+            cipher
+                .decrypt(&self.nonce.into(), Payload { msg: self.sealed, aad: self.header })
+                .map_err(|_| BackupError::WrongPassword)?,
+        );
+        RootSecret::from_slice(&plain).map_err(|_| BackupError::Malformed("wrong secret length"))
+    }
+}
+
 /// Decrypts a backup blob. A wrong password gives [`BackupError::WrongPassword`].
 pub fn open_backup(blob: &[u8], password: &str) -> Result<RootSecret, BackupError> {
-    const TRUNCATED: BackupError = BackupError::Malformed("truncated backup");
-    let mut r = Reader::new(blob);
-    if r.take(4).ok_or(TRUNCATED)? != BLOB_MAGIC {
-        return Err(BackupError::Malformed("not a Tessera backup (bad magic)"));
-    }
-    let version = r.u8().ok_or(TRUNCATED)?;
-    if version != BACKUP_FORMAT_VERSION {
-        return Err(BackupError::UnsupportedVersion(version));
-    }
-    let kdf = r.u8().ok_or(TRUNCATED)?;
-    if kdf != KDF_ARGON2ID_V13 {
-        return Err(BackupError::UnsupportedKdf(kdf));
-    }
-    let params = KdfParams {
-        memory_kib: r.u32().ok_or(TRUNCATED)?,
-        iterations: r.u32().ok_or(TRUNCATED)?,
-        parallelism: r.u32().ok_or(TRUNCATED)?,
-    };
-    let salt: [u8; SALT_LENGTH] = r.array().ok_or(TRUNCATED)?;
-    let nonce: [u8; NONCE_LENGTH] = r.array().ok_or(TRUNCATED)?;
-    let header = blob.get(..r.position()).ok_or(TRUNCATED)?;
-    let sealed = r.remaining();
-    if sealed.len() != KEY_LENGTH + TAG_LENGTH {
-        return Err(BackupError::Malformed("wrong backup length"));
-    }
-    // Validate parameters before spending memory on them.
-    params.to_argon2()?;
-    let mut key = Zeroizing::new([0u8; 32]);
-    params.derive(password.as_bytes(), &salt, key.as_mut())?;
-    let cipher = ChaCha20Poly1305::new(&(*key).into());
-    let plain = Zeroizing::new(
-        cipher
-            .decrypt(
-                &nonce.into(),
-                Payload {
-                    msg: sealed,
-                    aad: header,
-                },
-            )
-            .map_err(|_| BackupError::WrongPassword)?,
-    );
-    RootSecret::from_slice(&plain).map_err(|_| BackupError::Malformed("wrong secret length"))
+    BackupBlob::parse(blob)?.open(password)
 }
 
 /// Two independent passwords derived from the one a user types: `login_password` goes to
