@@ -55,6 +55,21 @@ pub enum BackupError {
     Randomness(#[from] RandomnessUnavailable),
 }
 
+impl BackupError {
+    /// A stable snake_case name for this kind of failure.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::UnsupportedVersion(_) => "unsupported_version",
+            Self::UnsupportedKdf(_) => "unsupported_kdf",
+            Self::ParametersOutOfRange => "parameters_out_of_range",
+            Self::WrongPassword => "wrong_password",
+            Self::EmptyPassword => "empty_password",
+            Self::Randomness(_) => "randomness_unavailable",
+        }
+    }
+}
+
 /// Argon2id cost parameters, stored in every blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KdfParams {
@@ -167,7 +182,9 @@ pub struct BackupBlob<'a> {
 
 impl fmt::Debug for BackupBlob<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BackupBlob").field("params", &self.params).finish_non_exhaustive()
+        f.debug_struct("BackupBlob")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
     }
 }
 
@@ -201,7 +218,13 @@ impl<'a> BackupBlob<'a> {
         }
         // Refuse hostile parameters before anyone spends memory on them.
         params.to_argon2()?;
-        Ok(Self { header, params, salt, nonce, sealed })
+        Ok(Self {
+            header,
+            params,
+            salt,
+            nonce,
+            sealed,
+        })
     }
 
     /// The Argon2id parameters the blob was made with.
@@ -212,11 +235,18 @@ impl<'a> BackupBlob<'a> {
     /// Runs the KDF and decrypts. A wrong password gives [`BackupError::WrongPassword`].
     pub fn open(&self, password: &str) -> Result<RootSecret, BackupError> {
         let mut key = Zeroizing::new([0u8; 32]);
-        self.params.derive(password.as_bytes(), &self.salt, key.as_mut())?;
+        self.params
+            .derive(password.as_bytes(), &self.salt, key.as_mut())?;
         let cipher = ChaCha20Poly1305::new(&(*key).into());
         let plain = Zeroizing::new(
             cipher
-                .decrypt(&self.nonce.into(), Payload { msg: self.sealed, aad: self.header })
+                .decrypt(
+                    &self.nonce.into(),
+                    Payload {
+                        msg: self.sealed,
+                        aad: self.header,
+                    },
+                )
                 .map_err(|_| BackupError::WrongPassword)?,
         );
         RootSecret::from_slice(&plain).map_err(|_| BackupError::Malformed("wrong secret length"))

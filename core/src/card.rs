@@ -53,6 +53,21 @@ pub enum CardError {
     BrokenChain(&'static str),
 }
 
+impl CardError {
+    /// A stable snake_case name for this kind of failure.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::UnsupportedVersion(_) => "unsupported_version",
+            Self::InvalidIdentity(_) => "invalid_identity",
+            Self::InvalidKey(_) => "invalid_key",
+            Self::TimestampOutOfRange => "timestamp_out_of_range",
+            Self::BadSignature => "bad_signature",
+            Self::BrokenChain(_) => "broken_chain",
+        }
+    }
+}
+
 /// The name a user is known by (the token subject, the card's identity):
 /// 1 to 128 bytes of printable ASCII without spaces (0x21..=0x7E).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

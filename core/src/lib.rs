@@ -22,3 +22,6 @@ pub use jwt::{AppKey, TokenClaims, TokenError, TokenVerifier};
 pub use keys::{IdentityKeyPair, KeyId, PublicKeys, RootSecret};
 pub use safety_number::safety_number;
 pub use time::Timestamp;
+
+#[cfg(test)]
+mod test_vectors;

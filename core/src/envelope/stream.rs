@@ -431,3 +431,59 @@ fn select_signer_card(
         None => Err(DecryptError::SignedWithPreviousKey { card_id: card.id() }),
     }
 }
+
+/// Seals an already-assembled inner stream (plaintext followed by a trailer) after
+/// `header`; lets tests build envelopes a conforming sender would never produce.
+#[cfg(test)]
+pub(crate) fn seal_inner(
+    header: &[u8],
+    content_key: &[u8; 32],
+    payload_nonce: &[u8; header::PAYLOAD_NONCE_LENGTH],
+    inner: &[u8],
+) -> Vec<u8> {
+    let cipher = payload_cipher(content_key, payload_nonce, header);
+    let mut out = header.to_vec();
+    let chunks: Vec<&[u8]> = inner.chunks(CHUNK_LENGTH).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let start = out.len();
+        out.extend_from_slice(chunk);
+        let last = i + 1 == chunks.len();
+        let tag = cipher
+            .encrypt_inout_detached(
+                &chunk_nonce(i as u64, last).into(),
+                &[],
+                (&mut out[start..]).into(),
+            )
+            .unwrap();
+        out.extend_from_slice(&tag);
+    }
+    out
+}
+
+/// Opens the payload of an envelope whose content key is known, returning the inner
+/// stream (plaintext followed by the trailer).
+#[cfg(test)]
+pub(crate) fn open_inner(envelope: &[u8], content_key: &[u8; 32]) -> (Vec<u8>, Vec<u8>) {
+    let header::Parsed::Complete(parsed, length) = header::parse(envelope).unwrap() else {
+        unreachable!("test envelopes are complete")
+    };
+    let header_bytes = &envelope[..length];
+    let cipher = payload_cipher(content_key, &parsed.payload_nonce, header_bytes);
+    let sealed: Vec<&[u8]> = envelope[length..].chunks(SEALED_CHUNK_LENGTH).collect();
+    let mut inner = Vec::new();
+    for (i, chunk) in sealed.iter().enumerate() {
+        let mut body = chunk[..chunk.len() - TAG_LENGTH].to_vec();
+        let tag = Tag::try_from(&chunk[chunk.len() - TAG_LENGTH..]).unwrap();
+        let last = i + 1 == sealed.len();
+        cipher
+            .decrypt_inout_detached(
+                &chunk_nonce(i as u64, last).into(),
+                &[],
+                body.as_mut_slice().into(),
+                &tag,
+            )
+            .unwrap();
+        inner.extend_from_slice(&body);
+    }
+    (header_bytes.to_vec(), inner)
+}

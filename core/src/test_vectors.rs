@@ -1,0 +1,848 @@
+//! The shared vectors in `test-vectors/`: generated deterministically here, compared with
+//! the committed files (so any format change is caught), and read back through the public
+//! API exactly as the JS and Kotlin tests read them.
+//!
+//! Regenerate after an intentional format change with
+//! `TESSERA_WRITE_VECTORS=1 cargo test -p tessera-core test_vectors`.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use x25519_dalek::StaticSecret;
+
+use crate::{
+    backup::{self, KdfParams},
+    card::{Card, CardContent, CardId, Identity},
+    envelope::{self, Recipient, encrypt_message_with, header, stream},
+    jwt::{AppKey, TokenClaims, TokenVerifier},
+    keys::{IdentityKeyPair, RootSecret},
+    safety_number::safety_number,
+    time::Timestamp,
+};
+
+const T0: Timestamp = Timestamp(1_767_225_600); // 2026-01-01T00:00:00Z
+const FAST_KDF: KdfParams = KdfParams {
+    memory_kib: 64,
+    iterations: 1,
+    parallelism: 1,
+};
+
+fn root(seed: u8) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = seed.wrapping_mul(31).wrapping_add(i as u8);
+    }
+    bytes
+}
+
+fn pair(seed: u8) -> IdentityKeyPair {
+    IdentityKeyPair::from_root_secret(RootSecret::from_bytes(root(seed)))
+}
+
+fn h(bytes: &[u8]) -> String {
+    hex::encode(bytes)
+}
+
+fn unhex(value: &Value) -> Vec<u8> {
+    hex::decode(value.as_str().expect("hex string")).expect("valid hex")
+}
+
+fn file(name: &str, description: &str, spec: &str, cases: Vec<Value>) -> (String, Value) {
+    (
+        name.to_owned(),
+        json!({ "description": description, "spec": spec, "cases": cases }),
+    )
+}
+
+fn card_json(card: &Card) -> Value {
+    json!({ "snapshot": h(card.snapshot()), "signature": h(card.signature()) })
+}
+
+fn generate_keys() -> (String, Value) {
+    let cases = (1..=3u8)
+        .map(|seed| {
+            let p = pair(seed);
+            let keys = p.public_keys();
+            json!({
+                "root_secret": h(&root(seed)),
+                "ed25519_public_key": h(&keys.signing),
+                "x25519_public_key": h(&keys.encryption),
+                "signing_key_id": h(&keys.signing_key_id().0),
+                "encryption_key_id": h(&keys.encryption_key_id().0),
+            })
+        })
+        .collect();
+    file(
+        "keys.json",
+        "Identity key derivation from a root secret, and key ids.",
+        "docs/FORMAT.md §2",
+        cases,
+    )
+}
+
+fn generate_safety_numbers() -> (String, Value) {
+    let cases = [
+        (1u8, "alice", 2u8, "bob"),
+        (1, "alice", 3, "carol@example.com"),
+    ]
+    .into_iter()
+    .map(|(sa, a, sb, b)| {
+        let (ka, kb) = (pair(sa), pair(sb));
+        let number = safety_number(
+            &Identity::new(a).unwrap(),
+            ka.public_keys(),
+            &Identity::new(b).unwrap(),
+            kb.public_keys(),
+        );
+        json!({
+            "identity_a": a, "root_secret_a": h(&root(sa)),
+            "identity_b": b, "root_secret_b": h(&root(sb)),
+            "safety_number": number,
+        })
+    })
+    .collect();
+    file(
+        "safety-numbers.json",
+        "Safety numbers of identity pairs (order-independent).",
+        "docs/FORMAT.md §7",
+        cases,
+    )
+}
+
+fn generate_cards() -> (String, Value) {
+    let alice = Identity::new("alice").unwrap();
+    let first = Card::create(&pair(1), alice.clone(), T0, None).unwrap();
+    let rotated = Card::create(&pair(4), alice, T0.plus(86_400), Some(first.id())).unwrap();
+    let email = Card::create(
+        &pair(2),
+        Identity::new("bob@example.com").unwrap(),
+        T0,
+        None,
+    )
+    .unwrap();
+    let mut cases: Vec<Value> = [(&first, 1u8), (&rotated, 4), (&email, 2)]
+        .into_iter()
+        .map(|(card, seed)| {
+            json!({
+                "name": format!("valid card of {}", card.identity()),
+                "root_secret": h(&root(seed)),
+                "identity": card.identity().as_str(),
+                "created_at": card.content().created_at.0,
+                "previous_card_id": card.content().previous_card_id.map(|id| id.to_hex()),
+                "snapshot": h(card.snapshot()),
+                "signature": h(card.signature()),
+                "card_id": card.id().to_hex(),
+                "text": card.to_text(),
+                "valid": true,
+            })
+        })
+        .collect();
+
+    let snapshot = first.snapshot().to_vec();
+    let signature = first.signature().to_vec();
+    let mut negative = |name: &str, snapshot: Vec<u8>, signature: Vec<u8>, error: &str| {
+        cases.push(json!({
+            "name": name, "snapshot": h(&snapshot), "signature": h(&signature),
+            "valid": false, "error": error,
+        }));
+    };
+    let mut flipped = signature.clone();
+    flipped[10] ^= 0x01;
+    negative(
+        "signature bit flipped",
+        snapshot.clone(),
+        flipped,
+        "bad_signature",
+    );
+    negative(
+        "signed by another key",
+        snapshot.clone(),
+        rotated.signature().to_vec(),
+        "bad_signature",
+    );
+    negative(
+        "truncated snapshot",
+        snapshot[..snapshot.len() - 1].to_vec(),
+        signature.clone(),
+        "malformed",
+    );
+    let mut trailing = snapshot.clone();
+    trailing.push(0);
+    negative("trailing byte", trailing, signature.clone(), "malformed");
+    let mut magic = snapshot.clone();
+    magic[0] = b'X';
+    negative("bad magic", magic, signature.clone(), "malformed");
+    let mut version = snapshot.clone();
+    version[4] = 2;
+    negative(
+        "unknown format version",
+        version,
+        signature.clone(),
+        "unsupported_version",
+    );
+    let mut identity = snapshot.clone();
+    identity[6] = b' ';
+    negative(
+        "space in identity",
+        identity,
+        signature.clone(),
+        "invalid_identity",
+    );
+    let mut early = CardContent::from_snapshot(&snapshot).unwrap();
+    early.created_at = Timestamp(1_000_000_000);
+    negative(
+        "created before 2020",
+        early.to_snapshot(),
+        signature.clone(),
+        "timestamp_out_of_range",
+    );
+    let mut flag = snapshot.clone();
+    *flag.last_mut().unwrap() = 2;
+    negative("previous-card flag 2", flag, signature.clone(), "malformed");
+    negative(
+        "short signature",
+        snapshot,
+        signature[..63].to_vec(),
+        "malformed",
+    );
+    file(
+        "cards.json",
+        "Card snapshots, self-signatures and ids; invalid cards with the error kind.",
+        "docs/FORMAT.md §3",
+        cases,
+    )
+}
+
+struct EnvelopeCase {
+    name: &'static str,
+    sender: u8,
+    recipients: Vec<u8>,
+    plaintext: Vec<u8>,
+}
+
+fn randomness(n: u8) -> ([u8; 32], [u8; 16], [u8; 32]) {
+    ([0xC0 ^ n; 32], [0x90 ^ n; 16], root(0x40 + n))
+}
+
+fn generate_envelopes() -> (String, Value) {
+    let alice = Identity::new("alice").unwrap();
+    let alice_card = Card::create(&pair(1), alice.clone(), T0, None).unwrap();
+    let alice_rotated =
+        Card::create(&pair(4), alice, T0.plus(86_400), Some(alice_card.id())).unwrap();
+    let eve_card = Card::create(&pair(9), Identity::new("eve").unwrap(), T0, None).unwrap();
+    let chain = json!([card_json(&alice_card)]);
+    let rotated_chain = json!([card_json(&alice_card), card_json(&alice_rotated)]);
+
+    let positives = [
+        EnvelopeCase {
+            name: "hello to bob",
+            sender: 1,
+            recipients: vec![2],
+            plaintext: b"hello, bob".to_vec(),
+        },
+        EnvelopeCase {
+            name: "empty message to bob and alice",
+            sender: 1,
+            recipients: vec![2, 1],
+            plaintext: vec![],
+        },
+        EnvelopeCase {
+            name: "three recipients",
+            sender: 1,
+            recipients: vec![2, 3, 1],
+            plaintext: b"group hello".to_vec(),
+        },
+        EnvelopeCase {
+            name: "inner stream exactly one full chunk",
+            sender: 1,
+            recipients: vec![2],
+            plaintext: (0..envelope::CHUNK_LENGTH - envelope::TRAILER_LENGTH)
+                .map(|i| (i % 251) as u8)
+                .collect(),
+        },
+        EnvelopeCase {
+            name: "two chunks",
+            sender: 1,
+            recipients: vec![2],
+            plaintext: (0..envelope::CHUNK_LENGTH + 1000)
+                .map(|i| (i % 253) as u8)
+                .collect(),
+        },
+    ];
+    let mut cases = Vec::new();
+    let mut hello = Vec::new();
+    for (n, case) in positives.iter().enumerate() {
+        let (content_key, payload_nonce, ephemeral) = randomness(n as u8);
+        let recipients: Vec<Recipient> = case
+            .recipients
+            .iter()
+            .map(|s| Recipient::from(pair(*s).public_keys()))
+            .collect();
+        let sealed = encrypt_message_with(
+            &pair(case.sender),
+            &recipients,
+            &case.plaintext,
+            content_key,
+            payload_nonce,
+            ephemeral,
+        )
+        .unwrap();
+        if n == 0 {
+            hello = sealed.clone();
+        }
+        cases.push(json!({
+            "name": case.name,
+            "sender_root_secret": h(&root(case.sender)),
+            "recipient_root_secrets": case.recipients.iter().map(|s| h(&root(*s))).collect::<Vec<_>>(),
+            "content_key": h(&content_key),
+            "payload_nonce": h(&payload_nonce),
+            "ephemeral_secret": h(&ephemeral),
+            "plaintext": h(&case.plaintext),
+            "envelope": h(&sealed),
+            "decrypt_with_root_secret": h(&root(case.recipients[0])),
+            "sender_cards": chain,
+            "made_at": null,
+            "valid": true,
+            "signer_card_id": alice_card.id().to_hex(),
+        }));
+    }
+
+    let bob = root(2);
+    let mut negative = |name: &str,
+                        envelope: Vec<u8>,
+                        reader: [u8; 32],
+                        cards: Value,
+                        made_at: Option<u64>,
+                        error: &str| {
+        cases.push(json!({
+            "name": name, "envelope": h(&envelope), "decrypt_with_root_secret": h(&reader),
+            "sender_cards": cards, "made_at": made_at, "valid": false, "error": error,
+        }));
+    };
+    let payload_start = header::FIXED_LENGTH + header::X25519_STANZA_LENGTH;
+    let mut flipped = hello.clone();
+    flipped[payload_start + 3] ^= 0x80;
+    negative(
+        "payload bit flipped",
+        flipped,
+        bob,
+        chain.clone(),
+        None,
+        "decryption_failed",
+    );
+    let mut stanza = hello.clone();
+    stanza[header::FIXED_LENGTH + 12] ^= 0x01;
+    negative(
+        "wrapped key bit flipped",
+        stanza,
+        bob,
+        chain.clone(),
+        None,
+        "decryption_failed",
+    );
+    negative(
+        "truncated by one byte",
+        hello[..hello.len() - 1].to_vec(),
+        bob,
+        chain.clone(),
+        None,
+        "decryption_failed",
+    );
+    negative(
+        "header only",
+        hello[..payload_start].to_vec(),
+        bob,
+        chain.clone(),
+        None,
+        "decryption_failed",
+    );
+    negative(
+        "cut inside the header",
+        hello[..40].to_vec(),
+        bob,
+        chain.clone(),
+        None,
+        "truncated",
+    );
+    let mut extended = hello.clone();
+    extended.extend_from_slice(&[0u8; 20]);
+    negative(
+        "trailing garbage",
+        extended,
+        bob,
+        chain.clone(),
+        None,
+        "decryption_failed",
+    );
+    negative(
+        "not a recipient",
+        hello.clone(),
+        root(3),
+        chain.clone(),
+        None,
+        "not_a_recipient",
+    );
+    negative(
+        "wrong sender card",
+        hello.clone(),
+        bob,
+        json!([card_json(&eve_card)]),
+        None,
+        "wrong_sender",
+    );
+    let mut magic = hello.clone();
+    magic[0] = b'X';
+    negative("bad magic", magic, bob, chain.clone(), None, "malformed");
+    let mut version = hello.clone();
+    version[4] = 9;
+    negative(
+        "unknown version",
+        version,
+        bob,
+        chain.clone(),
+        None,
+        "unsupported_version",
+    );
+    negative(
+        "signed before rotation, no time given",
+        hello.clone(),
+        bob,
+        rotated_chain.clone(),
+        None,
+        "signed_with_previous_key",
+    );
+    negative(
+        "signed before rotation, made after it",
+        hello.clone(),
+        bob,
+        rotated_chain.clone(),
+        Some(T0.plus(90_000).0),
+        "signer_key_replaced",
+    );
+
+    // Bob re-addresses Alice's signed message to Carol under a new header. Decryption
+    // succeeds for Carol, but the signature covers the original header.
+    let (content_key, _, _) = randomness(0);
+    let (_, inner) = stream::open_inner(&hello, &content_key);
+    let (new_key, new_nonce, new_ephemeral) = randomness(77);
+    let mut new_header = Vec::new();
+    header::write(
+        &mut new_header,
+        &new_nonce,
+        &StaticSecret::from(new_ephemeral),
+        &new_key,
+        &[Recipient::from(pair(3).public_keys())],
+    )
+    .unwrap();
+    let readdressed = stream::seal_inner(&new_header, &new_key, &new_nonce, &inner);
+    negative(
+        "re-addressed by a recipient",
+        readdressed,
+        root(3),
+        chain,
+        None,
+        "signature_invalid",
+    );
+
+    cases.push(json!({
+        "name": "signed before rotation, made before it",
+        "envelope": h(&hello), "decrypt_with_root_secret": h(&bob),
+        "sender_cards": rotated_chain, "made_at": T0.plus(3600).0,
+        "plaintext": h(b"hello, bob"), "valid": true, "signer_card_id": alice_card.id().to_hex(),
+    }));
+    file(
+        "envelopes.json",
+        "Sign-then-encrypt envelopes built from explicit randomness, and damaged or misused envelopes with the error kind.",
+        "docs/FORMAT.md §4",
+        cases,
+    )
+}
+
+fn generate_backups() -> (String, Value) {
+    let secret = RootSecret::from_bytes(root(1));
+    let blob = backup::seal_backup_with(
+        &secret,
+        "correct horse battery staple",
+        FAST_KDF,
+        [0x11; 16],
+        [0x22; 12],
+    )
+    .unwrap();
+    let default_blob = backup::seal_backup_with(
+        &secret,
+        "pässwörd ✓",
+        KdfParams::DEFAULT,
+        [0x33; 16],
+        [0x44; 12],
+    )
+    .unwrap();
+    let mut cases = vec![
+        json!({ "name": "tiny parameters", "root_secret": h(secret.as_bytes()), "password": "correct horse battery staple",
+                "memory_kib": 64, "iterations": 1, "parallelism": 1, "salt": h(&[0x11; 16]), "nonce": h(&[0x22; 12]),
+                "blob": h(&blob), "valid": true }),
+        json!({ "name": "default parameters, non-ASCII password", "root_secret": h(secret.as_bytes()), "password": "pässwörd ✓",
+                "memory_kib": KdfParams::DEFAULT.memory_kib, "iterations": KdfParams::DEFAULT.iterations,
+                "parallelism": KdfParams::DEFAULT.parallelism, "salt": h(&[0x33; 16]), "nonce": h(&[0x44; 12]),
+                "blob": h(&default_blob), "valid": true }),
+    ];
+    let mut negative = |name: &str, blob: Vec<u8>, password: &str, error: &str| {
+        cases.push(json!({ "name": name, "blob": h(&blob), "password": password, "valid": false, "error": error }));
+    };
+    negative(
+        "wrong password",
+        blob.clone(),
+        "Correct horse battery staple",
+        "wrong_password",
+    );
+    let mut tampered = blob.clone();
+    tampered[60] ^= 1;
+    negative(
+        "ciphertext bit flipped",
+        tampered,
+        "correct horse battery staple",
+        "wrong_password",
+    );
+    let mut params = blob.clone();
+    params[13] = 2; // iterations 1 -> 2: the header is authenticated
+    negative(
+        "parameters changed",
+        params,
+        "correct horse battery staple",
+        "wrong_password",
+    );
+    let mut hostile = blob.clone();
+    hostile[6..10].copy_from_slice(&u32::MAX.to_be_bytes());
+    negative(
+        "hostile memory cost",
+        hostile,
+        "correct horse battery staple",
+        "parameters_out_of_range",
+    );
+    let mut version = blob.clone();
+    version[4] = 2;
+    negative(
+        "unknown version",
+        version,
+        "correct horse battery staple",
+        "unsupported_version",
+    );
+    let mut kdf = blob.clone();
+    kdf[5] = 7;
+    negative(
+        "unknown kdf",
+        kdf,
+        "correct horse battery staple",
+        "unsupported_kdf",
+    );
+    negative(
+        "truncated",
+        blob[..blob.len() - 1].to_vec(),
+        "correct horse battery staple",
+        "malformed",
+    );
+
+    let derived = backup::derive_passwords("correct horse battery staple").unwrap();
+    cases.push(json!({
+        "name": "derive_passwords (default parameters)",
+        "derive_passwords": "correct horse battery staple",
+        "login_password": derived.login_password.as_str(),
+        "backup_password": derived.backup_password.as_str(),
+        "valid": true,
+    }));
+    file(
+        "backups.json",
+        "Password backup blobs of a root secret, derive_passwords, and blobs that must not open.",
+        "docs/FORMAT.md §5",
+        cases,
+    )
+}
+
+fn generate_tokens() -> (String, Value) {
+    let key = AppKey::from_seed([0x5A; 32]);
+    let other = AppKey::from_seed([0x5B; 32]);
+    let alice = Identity::new("alice").unwrap();
+    let good = key.mint("app-test", &alice, T0, 1200);
+    let mut cases = vec![json!({
+        "name": "valid token", "token": good, "now": T0.plus(60).0, "valid": true,
+        "claims": { "iss": "app-test", "sub": "alice", "iat": T0.0, "exp": T0.plus(1200).0 },
+    })];
+    let mut negative = |name: &str, token: String, now: Timestamp, error: &str| {
+        cases.push(
+            json!({ "name": name, "token": token, "now": now.0, "valid": false, "error": error }),
+        );
+    };
+    negative(
+        "expired (past exp + 60 s leeway)",
+        good.clone(),
+        T0.plus(1200 + 61),
+        "expired",
+    );
+    negative(
+        "issued in the future",
+        good.clone(),
+        T0.minus(120),
+        "not_yet_valid",
+    );
+    negative(
+        "unknown kid",
+        other.mint("app-test", &alice, T0, 1200),
+        T0,
+        "unknown_key",
+    );
+    negative(
+        "other app",
+        key.mint("app-other", &alice, T0, 1200),
+        T0,
+        "wrong_issuer",
+    );
+    let parts: Vec<&str> = good.split('.').collect();
+    let none_header = crate::encoding::b64url_encode(br#"{"alg":"none","typ":"JWT"}"#);
+    negative(
+        "alg none",
+        format!("{none_header}.{}.", parts[1]),
+        T0,
+        "unsupported_algorithm",
+    );
+    let hs_header = crate::encoding::b64url_encode(br#"{"alg":"HS256","typ":"JWT","kid":"x"}"#);
+    negative(
+        "alg HS256",
+        format!("{hs_header}.{}.{}", parts[1], parts[2]),
+        T0,
+        "unsupported_algorithm",
+    );
+    let forged_claims = crate::encoding::b64url_encode(
+        &serde_json::to_vec(&TokenClaims {
+            iss: "app-test".into(),
+            sub: "mallory".into(),
+            iat: T0.0,
+            exp: T0.plus(1200).0,
+            nbf: None,
+        })
+        .unwrap(),
+    );
+    negative(
+        "claims swapped",
+        format!("{}.{forged_claims}.{}", parts[0], parts[2]),
+        T0,
+        "bad_signature",
+    );
+    negative(
+        "two parts",
+        format!("{}.{}", parts[0], parts[1]),
+        T0,
+        "malformed",
+    );
+    negative(
+        "lifetime of two days",
+        key.mint("app-test", &alice, T0, 2 * 86_400),
+        T0,
+        "lifetime_too_long",
+    );
+    file(
+        "tokens.json",
+        "EdDSA JWTs: verifier accepts app-test tokens signed by app_public_keys, leeway 60 s, max lifetime 86400 s.",
+        "docs/FORMAT.md §6",
+        cases,
+    )
+    .map_header(|v| {
+        v["app_public_keys"] = json!([h(&key.public_key())]);
+        v["app_seed"] = json!(h(key.seed()));
+        v["issuer"] = json!("app-test");
+    })
+}
+
+trait MapHeader {
+    fn map_header(self, f: impl FnOnce(&mut Value)) -> Self;
+}
+
+impl MapHeader for (String, Value) {
+    fn map_header(mut self, f: impl FnOnce(&mut Value)) -> Self {
+        f(&mut self.1);
+        self
+    }
+}
+
+fn all_files() -> Vec<(String, Value)> {
+    vec![
+        generate_keys(),
+        generate_safety_numbers(),
+        generate_cards(),
+        generate_envelopes(),
+        generate_backups(),
+        generate_tokens(),
+    ]
+}
+
+fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test-vectors")
+}
+
+fn read(name: &str) -> Value {
+    let path = vectors_dir().join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("vector file is JSON")
+}
+
+#[test]
+fn committed_vectors_match_the_implementation() {
+    for (name, value) in all_files() {
+        let text = serde_json::to_string_pretty(&value).unwrap() + "\n";
+        let path = vectors_dir().join(&name);
+        if std::env::var_os("TESSERA_WRITE_VECTORS").is_some() {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == text,
+            "{name} differs from what this implementation produces"
+        );
+    }
+}
+
+fn cases(name: &str) -> Vec<Value> {
+    read(name)["cases"].as_array().expect("cases").clone()
+}
+
+fn cards_of(value: &Value) -> Vec<Card> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| Card::from_parts(&unhex(&c["snapshot"]), &unhex(&c["signature"])).unwrap())
+        .collect()
+}
+
+fn root_of(value: &Value) -> IdentityKeyPair {
+    IdentityKeyPair::from_root_secret(RootSecret::from_slice(&unhex(value)).unwrap())
+}
+
+#[test]
+fn key_vectors() {
+    for case in cases("keys.json") {
+        let keys = root_of(&case["root_secret"]);
+        assert_eq!(h(&keys.public_keys().signing), case["ed25519_public_key"]);
+        assert_eq!(h(&keys.public_keys().encryption), case["x25519_public_key"]);
+        assert_eq!(
+            h(&keys.public_keys().signing_key_id().0),
+            case["signing_key_id"]
+        );
+        assert_eq!(
+            h(&keys.public_keys().encryption_key_id().0),
+            case["encryption_key_id"]
+        );
+    }
+    for case in cases("safety-numbers.json") {
+        let a = root_of(&case["root_secret_a"]);
+        let b = root_of(&case["root_secret_b"]);
+        let ia = Identity::new(case["identity_a"].as_str().unwrap()).unwrap();
+        let ib = Identity::new(case["identity_b"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            safety_number(&ib, b.public_keys(), &ia, a.public_keys()),
+            case["safety_number"]
+        );
+    }
+}
+
+#[test]
+fn card_vectors() {
+    for case in cases("cards.json") {
+        let result = Card::from_parts(&unhex(&case["snapshot"]), &unhex(&case["signature"]));
+        if case["valid"] == true {
+            let card = result.unwrap();
+            assert_eq!(card.id().to_hex(), case["card_id"]);
+            assert_eq!(card.identity().as_str(), case["identity"]);
+            assert_eq!(card.to_text(), case["text"]);
+            let keys = root_of(&case["root_secret"]);
+            assert_eq!(card.public_keys(), keys.public_keys());
+            let previous = case["previous_card_id"]
+                .as_str()
+                .map(|id| CardId::from_hex(id).unwrap());
+            let remade = Card::create(
+                &keys,
+                card.identity().clone(),
+                Timestamp(case["created_at"].as_u64().unwrap()),
+                previous,
+            )
+            .unwrap();
+            assert_eq!(remade, card, "Ed25519 signing is deterministic");
+        } else {
+            assert_eq!(
+                result.unwrap_err().kind(),
+                case["error"],
+                "{}",
+                case["name"]
+            );
+        }
+    }
+}
+
+#[test]
+fn envelope_vectors() {
+    for case in cases("envelopes.json") {
+        let reader = root_of(&case["decrypt_with_root_secret"]);
+        let chain = cards_of(&case["sender_cards"]);
+        let made_at = case["made_at"].as_u64().map(Timestamp);
+        let result = envelope::decrypt_message(&reader, &unhex(&case["envelope"]), &chain, made_at);
+        if case["valid"] == true {
+            let (plain, verified) = result.unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
+            assert_eq!(h(&plain), case["plaintext"], "{}", case["name"]);
+            assert_eq!(verified.signer_card_id.to_hex(), case["signer_card_id"]);
+        } else {
+            assert_eq!(
+                result.unwrap_err().kind(),
+                case["error"],
+                "{}",
+                case["name"]
+            );
+        }
+    }
+}
+
+#[test]
+fn backup_vectors() {
+    for case in cases("backups.json") {
+        if let Some(password) = case["derive_passwords"].as_str() {
+            let derived = backup::derive_passwords(password).unwrap();
+            assert_eq!(derived.login_password.as_str(), case["login_password"]);
+            assert_eq!(derived.backup_password.as_str(), case["backup_password"]);
+            continue;
+        }
+        let result = backup::open_backup(&unhex(&case["blob"]), case["password"].as_str().unwrap());
+        if case["valid"] == true {
+            assert_eq!(h(result.unwrap().as_bytes()), case["root_secret"]);
+        } else {
+            assert_eq!(
+                result.unwrap_err().kind(),
+                case["error"],
+                "{}",
+                case["name"]
+            );
+        }
+    }
+}
+
+#[test]
+fn token_vectors() {
+    let file = read("tokens.json");
+    let mut verifier = TokenVerifier::new(file["issuer"].as_str().unwrap());
+    for key in file["app_public_keys"].as_array().unwrap() {
+        verifier = verifier.with_key(&unhex(key).try_into().unwrap()).unwrap();
+    }
+    for case in file["cases"].as_array().unwrap() {
+        let result = verifier.verify(
+            case["token"].as_str().unwrap(),
+            Timestamp(case["now"].as_u64().unwrap()),
+        );
+        if case["valid"] == true {
+            let claims = result.unwrap();
+            assert_eq!(serde_json::to_value(&claims).unwrap(), case["claims"]);
+        } else {
+            assert_eq!(
+                result.unwrap_err().kind(),
+                case["error"],
+                "{}",
+                case["name"]
+            );
+        }
+    }
+}
