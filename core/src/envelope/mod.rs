@@ -10,7 +10,7 @@ pub(crate) mod stream;
 
 use thiserror::Error;
 
-pub use header::{MAX_RECIPIENTS, X25519_STANZA_LENGTH};
+pub use header::{MAX_HEADER_LENGTH, MAX_RECIPIENTS, X25519_STANZA_LENGTH};
 pub use stream::{CHUNK_LENGTH, Decryptor, Encryptor, TRAILER_LENGTH};
 
 use crate::{

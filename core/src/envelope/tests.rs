@@ -183,6 +183,35 @@ fn streaming_in_odd_pieces_matches_one_shot() {
 }
 
 #[test]
+fn every_piece_size_around_chunk_boundaries_works() {
+    let (alice, bob) = (keys(1), keys(2));
+    let alice_card = card(&alice, "alice");
+    let data: Vec<u8> = (0..2 * CHUNK_LENGTH + 5).map(|i| (i * 3) as u8).collect();
+    let envelope = seal(&alice, &[&bob, &alice], &data);
+    for piece in [1, 16, 17, 57, 1000, CHUNK_LENGTH, CHUNK_LENGTH + 16, CHUNK_LENGTH + 17] {
+        let mut decryptor = Decryptor::new(&bob);
+        let mut plain = Vec::new();
+        for part in envelope.chunks(piece) {
+            decryptor.update(part, &mut plain).unwrap();
+        }
+        decryptor.finish(&mut plain, std::slice::from_ref(&alice_card), None).unwrap();
+        assert!(plain == data, "piece size {piece}");
+    }
+}
+
+#[test]
+fn released_plaintext_is_never_the_trailer() {
+    let (alice, bob) = (keys(1), keys(2));
+    let data = vec![7u8; CHUNK_LENGTH - 10];
+    let envelope = seal(&alice, &[&bob], &data);
+    let mut decryptor = Decryptor::new(&bob);
+    let mut plain = Vec::new();
+    decryptor.update(&envelope, &mut plain).unwrap();
+    assert!(plain.len() <= data.len());
+    assert!(plain.iter().all(|b| *b == 7));
+}
+
+#[test]
 fn ten_thousand_recipients() {
     let alice = keys(1);
     let recipients: Vec<Recipient> = (0..10_000u32)
