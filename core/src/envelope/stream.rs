@@ -150,10 +150,28 @@ impl Encryptor {
     }
 
     /// Encrypts the next piece of plaintext, appending ciphertext to `out`.
-    pub fn update(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
+    pub fn update(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
         self.emit_header(out);
         self.digest.update(data);
-        self.push(data, out)
+        // The trailer always follows the data, so a chunk filled with data is never the
+        // last chunk and can be sealed as soon as it is full.
+        if !self.chunk.is_empty() {
+            let take = data.len().min(CHUNK_LENGTH - self.chunk.len());
+            let (now, rest) = data.split_at(take);
+            self.chunk.extend_from_slice(now);
+            data = rest;
+            if self.chunk.len() < CHUNK_LENGTH {
+                return Ok(());
+            }
+            self.seal_staged(false, out)?;
+        }
+        while data.len() >= CHUNK_LENGTH {
+            let (chunk, rest) = data.split_at(CHUNK_LENGTH);
+            self.seal(chunk, false, out)?;
+            data = rest;
+        }
+        self.chunk.extend_from_slice(data);
+        Ok(())
     }
 
     /// Signs, encrypts the trailer and the last chunk, appending them to `out`.
@@ -163,8 +181,17 @@ impl Encryptor {
         let mut trailer = [0u8; TRAILER_LENGTH];
         trailer[..8].copy_from_slice(&self.signer_id.0);
         trailer[8..].copy_from_slice(&signature.to_bytes());
-        self.push(&trailer, out)?;
-        self.seal_last(out)
+        let mut rest = trailer.as_slice();
+        while !rest.is_empty() {
+            if self.chunk.len() == CHUNK_LENGTH {
+                self.seal_staged(false, out)?;
+            }
+            let take = rest.len().min(CHUNK_LENGTH - self.chunk.len());
+            let (now, later) = rest.split_at(take);
+            self.chunk.extend_from_slice(now);
+            rest = later;
+        }
+        self.seal_staged(true, out)
     }
 
     fn emit_header(&mut self, out: &mut Vec<u8>) {
@@ -173,53 +200,30 @@ impl Encryptor {
         }
     }
 
-    fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
-        // Top up a partial chunk first.
-        if !self.chunk.is_empty() {
-            let take = data.len().min(CHUNK_LENGTH - self.chunk.len());
-            let (now, rest) = data.split_at(take);
-            self.chunk.extend_from_slice(now);
-            data = rest;
-            if data.is_empty() {
-                return Ok(());
-            }
-            // A full chunk with more data behind it is not the last one.
-            let chunk = std::mem::take(&mut self.chunk);
-            self.seal(&chunk, false, out)?;
-            self.chunk = chunk;
-            self.chunk.clear();
-        }
-        // Whole chunks straight from the caller's slice: one pass, no staging copy.
-        while data.len() > CHUNK_LENGTH {
-            let (chunk, rest) = data.split_at(CHUNK_LENGTH);
-            self.seal(chunk, false, out)?;
-            data = rest;
-        }
-        self.chunk.extend_from_slice(data);
-        Ok(())
-    }
-
     /// Encrypts `chunk` into the end of `out`, followed by its tag.
     fn seal(&mut self, chunk: &[u8], last: bool, out: &mut Vec<u8>) -> Result<(), EncryptError> {
         if self.counter == MAX_CHUNKS {
             return Err(EncryptError::TooLarge);
         }
         let start = out.len();
-        out.resize(start + chunk.len(), 0);
+        out.extend_from_slice(chunk);
         let sealed = out.get_mut(start..).unwrap_or_default();
-        let buffer = InOutBuf::new(chunk, sealed).map_err(|_| EncryptError::TooLarge)?;
         let tag = self
             .cipher
-            .encrypt_inout_detached(&chunk_nonce(self.counter, last).into(), &[], buffer)
+            .encrypt_inout_detached(&chunk_nonce(self.counter, last).into(), &[], sealed.into())
             .map_err(|_| EncryptError::TooLarge)?;
         out.extend_from_slice(&tag);
         self.counter += 1;
         Ok(())
     }
 
-    fn seal_last(&mut self, out: &mut Vec<u8>) -> Result<(), EncryptError> {
+    /// Seals the staged chunk and empties the stage.
+    fn seal_staged(&mut self, last: bool, out: &mut Vec<u8>) -> Result<(), EncryptError> {
         let chunk = std::mem::take(&mut self.chunk);
-        self.seal(&chunk, true, out)
+        let result = self.seal(&chunk, last, out);
+        self.chunk = chunk;
+        self.chunk.clear();
+        result
     }
 }
 

@@ -188,13 +188,24 @@ fn every_piece_size_around_chunk_boundaries_works() {
     let alice_card = card(&alice, "alice");
     let data: Vec<u8> = (0..2 * CHUNK_LENGTH + 5).map(|i| (i * 3) as u8).collect();
     let envelope = seal(&alice, &[&bob, &alice], &data);
-    for piece in [1, 16, 17, 57, 1000, CHUNK_LENGTH, CHUNK_LENGTH + 16, CHUNK_LENGTH + 17] {
+    for piece in [
+        1,
+        16,
+        17,
+        57,
+        1000,
+        CHUNK_LENGTH,
+        CHUNK_LENGTH + 16,
+        CHUNK_LENGTH + 17,
+    ] {
         let mut decryptor = Decryptor::new(&bob);
         let mut plain = Vec::new();
         for part in envelope.chunks(piece) {
             decryptor.update(part, &mut plain).unwrap();
         }
-        decryptor.finish(&mut plain, std::slice::from_ref(&alice_card), None).unwrap();
+        decryptor
+            .finish(&mut plain, std::slice::from_ref(&alice_card), None)
+            .unwrap();
         assert!(plain == data, "piece size {piece}");
     }
 }
