@@ -388,6 +388,16 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_prints_the_app_key_seed() {
+        let key = AppKey::from_seed([0xAB; 32]);
+        let text = format!("{key:?}");
+        assert!(
+            !text.contains("171") && !text.to_lowercase().contains("abab"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn alg_none_and_garbage_are_rejected() {
         let (key, verifier) = setup();
         let token = key.mint("app-1", &Identity::new("alice").unwrap(), NOW, 1200);
