@@ -9,6 +9,7 @@ pub mod backup;
 pub mod card;
 mod encoding;
 pub mod envelope;
+pub mod group;
 pub mod jwt;
 pub mod keys;
 mod random;

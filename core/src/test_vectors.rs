@@ -662,6 +662,115 @@ impl MapHeader for (String, Value) {
     }
 }
 
+fn generate_groups() -> (String, Value) {
+    use crate::group::{self, EpochKey, GroupEncryptor, GroupId};
+    let names = ["alice", "bob", "carol", "dave"];
+    let cards: Vec<Card> = names
+        .iter()
+        .zip(1u8..)
+        .map(|(name, seed)| {
+            Card::create(&pair(seed), Identity::new(*name).unwrap(), T0, None).unwrap()
+        })
+        .collect();
+    let ids = |members: &[usize]| -> Vec<Identity> {
+        members
+            .iter()
+            .map(|i| cards[*i].identity().clone())
+            .collect()
+    };
+    let recipients = |members: &[usize]| -> Vec<Recipient> {
+        members
+            .iter()
+            .map(|i| Recipient::from(&cards[*i]))
+            .collect()
+    };
+    let group_id = GroupId::new("team:vectors").unwrap();
+    let epoch0 = EpochKey {
+        epoch: 0,
+        secret: zeroize::Zeroizing::new([0xE0; 32]),
+        participants: ids(&[0, 1, 2]),
+    };
+    let epoch1 = EpochKey {
+        epoch: 1,
+        secret: zeroize::Zeroizing::new([0xE1; 32]),
+        participants: ids(&[0, 1, 2, 3]),
+    };
+    let mut n = 100u8;
+    let alice = pair(1);
+    let blob = group::ticket::seal_ticket_blob_with(
+        &group_id,
+        &epoch1,
+        &recipients(&[0, 1, 2, 3]),
+        Some((std::slice::from_ref(&epoch0), &recipients(&[3]))),
+        |to, plaintext| {
+            n += 1;
+            let (k, nonce, e) = randomness(n);
+            Ok(encrypt_message_with(&alice, to, plaintext, k, nonce, e)?)
+        },
+    )
+    .unwrap();
+    let seal = |sender: u8, epoch: &EpochKey, nonce: u8, plaintext: &[u8]| {
+        let mut out = Vec::new();
+        let mut encryptor =
+            GroupEncryptor::with_nonce(&pair(sender), &group_id, epoch, [nonce; 16]);
+        encryptor.update(plaintext, &mut out).unwrap();
+        encryptor.finish(&mut out).unwrap();
+        out
+    };
+    let from_bob = seal(2, &epoch0, 0x51, b"hello from epoch 0");
+    let from_dave = seal(4, &epoch1, 0x52, b"dave joined");
+    let backdated = seal(4, &epoch0, 0x53, b"dave was not here");
+    let card = |i: usize| json!([card_json(&cards[i])]);
+    let mut tampered = from_bob.clone();
+    let last = tampered.len() - 20;
+    tampered[last] ^= 0x04;
+    let secrets = |epochs: &[&EpochKey]| -> Value {
+        epochs
+            .iter()
+            .map(|e| {
+                json!({ "epoch": e.epoch, "secret": h(e.secret.as_ref()),
+            "participants": e.participants.iter().map(Identity::as_str).collect::<Vec<_>>() })
+            })
+            .collect()
+    };
+    let cases = vec![
+        json!({ "name": "ticket for epoch 1 with history for dave", "kind": "ticket", "group_id": group_id.as_str(),
+                "stored_epoch": 1, "blob": h(&blob), "initiator_cards": card(0),
+                "readers": [
+                    { "root_secret": h(&root(2)), "valid": true, "epochs": secrets(&[&epoch1]) },
+                    { "root_secret": h(&root(4)), "valid": true, "epochs": secrets(&[&epoch1, &epoch0]) },
+                    { "root_secret": h(&root(9)), "valid": false, "error": "not_in_ticket" },
+                ] }),
+        json!({ "name": "message from bob at epoch 0", "kind": "message", "group_id": group_id.as_str(),
+                "epochs": secrets(&[&epoch0, &epoch1]), "message": h(&from_bob), "sender_cards": card(1),
+                "valid": true, "plaintext": h(b"hello from epoch 0"), "epoch": 0 }),
+        json!({ "name": "message from dave at epoch 1", "kind": "message", "group_id": group_id.as_str(),
+                "epochs": secrets(&[&epoch0, &epoch1]), "message": h(&from_dave), "sender_cards": card(3),
+                "valid": true, "plaintext": h(b"dave joined"), "epoch": 1 }),
+        json!({ "name": "dave writing into epoch 0", "kind": "message", "group_id": group_id.as_str(),
+                "epochs": secrets(&[&epoch0, &epoch1]), "message": h(&backdated), "sender_cards": card(3),
+                "valid": false, "error": "sender_not_participant" }),
+        json!({ "name": "epoch unknown to the reader", "kind": "message", "group_id": group_id.as_str(),
+                "epochs": secrets(&[&epoch0]), "message": h(&from_dave), "sender_cards": card(3),
+                "valid": false, "error": "unknown_epoch" }),
+        json!({ "name": "payload bit flipped", "kind": "message", "group_id": group_id.as_str(),
+                "epochs": secrets(&[&epoch0, &epoch1]), "message": h(&tampered), "sender_cards": card(1),
+                "valid": false, "error": "decryption_failed" }),
+        json!({ "name": "other group", "kind": "message", "group_id": "team:other",
+                "epochs": secrets(&[&epoch0, &epoch1]), "message": h(&from_bob), "sender_cards": card(1),
+                "valid": false, "error": "wrong_group" }),
+        json!({ "name": "wrong sender card", "kind": "message", "group_id": group_id.as_str(),
+                "epochs": secrets(&[&epoch0, &epoch1]), "message": h(&from_bob), "sender_cards": card(2),
+                "valid": false, "error": "wrong_sender" }),
+    ];
+    file(
+        "groups.json",
+        "Group ticket blobs and group messages; invalid messages with the error kind.",
+        "docs/FORMAT.md §8",
+        cases,
+    )
+}
+
 fn all_files() -> Vec<(String, Value)> {
     vec![
         generate_keys(),
@@ -670,6 +779,7 @@ fn all_files() -> Vec<(String, Value)> {
         generate_envelopes(),
         generate_backups(),
         generate_tokens(),
+        generate_groups(),
     ]
 }
 
@@ -836,6 +946,72 @@ fn token_vectors() {
         if case["valid"] == true {
             let claims = result.unwrap();
             assert_eq!(serde_json::to_value(&claims).unwrap(), case["claims"]);
+        } else {
+            assert_eq!(
+                result.unwrap_err().kind(),
+                case["error"],
+                "{}",
+                case["name"]
+            );
+        }
+    }
+}
+
+fn epochs_of(value: &Value) -> crate::group::GroupKeys {
+    let mut keys = crate::group::GroupKeys::default();
+    for e in value.as_array().unwrap() {
+        keys.insert(crate::group::EpochKey {
+            epoch: e["epoch"].as_u64().unwrap() as u32,
+            secret: zeroize::Zeroizing::new(unhex(&e["secret"]).try_into().unwrap()),
+            participants: e["participants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| Identity::new(p.as_str().unwrap()).unwrap())
+                .collect(),
+        });
+    }
+    keys
+}
+
+#[test]
+fn group_vectors() {
+    use crate::group::{GroupId, decrypt_group_message, open_ticket_blob};
+    for case in cases("groups.json") {
+        let group_id = GroupId::new(case["group_id"].as_str().unwrap()).unwrap();
+        if case["kind"] == "ticket" {
+            let initiator = cards_of(&case["initiator_cards"]);
+            let stored = case["stored_epoch"].as_u64().unwrap() as u32;
+            for reader in case["readers"].as_array().unwrap() {
+                let result = open_ticket_blob(
+                    &unhex(&case["blob"]),
+                    &root_of(&reader["root_secret"]),
+                    &group_id,
+                    stored,
+                    &initiator,
+                    None,
+                );
+                if reader["valid"] == true {
+                    let expected = epochs_of(&reader["epochs"]);
+                    let mut got: Vec<_> = result.unwrap();
+                    got.sort_by_key(|e| e.epoch);
+                    assert_eq!(got, expected.iter().cloned().collect::<Vec<_>>());
+                } else {
+                    assert_eq!(result.unwrap_err().kind(), reader["error"]);
+                }
+            }
+            continue;
+        }
+        let result = decrypt_group_message(
+            &group_id,
+            &epochs_of(&case["epochs"]),
+            &unhex(&case["message"]),
+            &cards_of(&case["sender_cards"]),
+            None,
+        );
+        if case["valid"] == true {
+            let (plain, _) = result.unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
+            assert_eq!(h(&plain), case["plaintext"]);
         } else {
             assert_eq!(
                 result.unwrap_err().kind(),

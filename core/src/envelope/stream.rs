@@ -132,13 +132,25 @@ impl Encryptor {
             &randomness.content_key,
             &unique,
         )?;
-        let cipher = payload_cipher(
+        Ok(Self::from_header(
+            header_bytes,
             &randomness.content_key,
             &randomness.payload_nonce,
-            &header_bytes,
-        );
+            sender,
+        ))
+    }
+
+    /// An encryptor for any header whose payload is keyed by `content_key` (envelopes and
+    /// group messages share the payload construction, docs/FORMAT.md §4.3–4.5).
+    pub(crate) fn from_header(
+        header_bytes: Vec<u8>,
+        content_key: &[u8; 32],
+        payload_nonce: &[u8; header::PAYLOAD_NONCE_LENGTH],
+        sender: &IdentityKeyPair,
+    ) -> Self {
+        let cipher = payload_cipher(content_key, payload_nonce, &header_bytes);
         let digest = start_digest(&header_bytes);
-        Ok(Self {
+        Self {
             header: Some(header_bytes),
             cipher,
             digest,
@@ -146,7 +158,7 @@ impl Encryptor {
             signer_id: sender.public_keys().signing_key_id(),
             chunk: Vec::with_capacity(CHUNK_LENGTH),
             counter: 0,
-        })
+        }
     }
 
     /// Encrypts the next piece of plaintext, appending ciphertext to `out`.
@@ -227,10 +239,20 @@ impl Encryptor {
     }
 }
 
+/// What a recipient needs to find and open its stanza.
+struct RecipientSecret {
+    secret: StaticSecret,
+    own_public: [u8; 32],
+    own_key_id: KeyId,
+}
+
 #[allow(clippy::large_enum_variant)] // One instance per decryptor; boxing buys nothing.
 enum DecryptState {
-    /// Collecting header bytes; the value is how many are needed before parsing again.
-    Header { needed: usize },
+    /// Collecting envelope header bytes until `needed` are buffered, then parsing again.
+    Header {
+        needed: usize,
+        recipient: Box<RecipientSecret>,
+    },
     /// Decrypting chunks.
     Payload {
         cipher: ChaCha20Poly1305,
@@ -248,9 +270,6 @@ enum DecryptState {
 /// established when `finish` succeeds; a failed `finish` means the released bytes must be
 /// discarded (docs/FORMAT.md §4.6).
 pub struct Decryptor {
-    secret: StaticSecret,
-    own_public: [u8; 32],
-    own_key_id: KeyId,
     state: DecryptState,
     /// Header bytes while parsing; afterwards at most one sealed chunk held back because
     /// it may be the last.
@@ -271,13 +290,32 @@ impl fmt::Debug for Decryptor {
 impl Decryptor {
     /// Starts decrypting with the recipient's keys.
     pub fn new(recipient: &IdentityKeyPair) -> Self {
-        Self {
+        let recipient = Box::new(RecipientSecret {
             secret: recipient.encryption_secret().clone(),
             own_public: recipient.public_keys().encryption,
             own_key_id: recipient.public_keys().encryption_key_id(),
-            state: DecryptState::Header {
-                needed: header::FIXED_LENGTH,
-            },
+        });
+        Self::with_state(DecryptState::Header {
+            needed: header::FIXED_LENGTH,
+            recipient,
+        })
+    }
+
+    /// A decryptor for the payload after an already parsed header whose content key is
+    /// known (group messages).
+    pub(crate) fn for_payload(
+        header_bytes: &[u8],
+        content_key: &[u8; 32],
+        payload_nonce: &[u8; header::PAYLOAD_NONCE_LENGTH],
+    ) -> Self {
+        let cipher = payload_cipher(content_key, payload_nonce, header_bytes);
+        let digest = start_digest(header_bytes);
+        Self::with_state(DecryptState::Payload { cipher, digest })
+    }
+
+    fn with_state(state: DecryptState) -> Self {
+        Self {
+            state,
             pending: Vec::new(),
             held: Vec::with_capacity(TRAILER_LENGTH),
             counter: 0,
@@ -294,9 +332,9 @@ impl Decryptor {
     }
 
     fn update_inner(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), DecryptError> {
-        match self.state {
+        match &self.state {
             DecryptState::Failed => Err(DecryptError::DecryptionFailed),
-            DecryptState::Header { needed } => {
+            &DecryptState::Header { needed, .. } => {
                 if self.pending.len() + data.len() < needed {
                     self.pending.extend_from_slice(data);
                     return Ok(());
@@ -321,16 +359,24 @@ impl Decryptor {
     /// Parses the header at the start of `bytes`; `Some(length)` once complete.
     fn parse_header(&mut self, bytes: &[u8]) -> Result<Option<usize>, DecryptError> {
         match header::parse(bytes)? {
-            header::Parsed::Incomplete(needed) => {
-                if needed > header::MAX_HEADER_LENGTH {
+            header::Parsed::Incomplete(more) => {
+                if more > header::MAX_HEADER_LENGTH {
                     return Err(DecryptError::Malformed("envelope header too large"));
                 }
-                self.state = DecryptState::Header { needed };
+                if let DecryptState::Header { needed, .. } = &mut self.state {
+                    *needed = more;
+                }
                 Ok(None)
             }
             header::Parsed::Complete(parsed, length) => {
-                let content_key =
-                    parsed.unwrap_content_key(&self.secret, &self.own_public, self.own_key_id)?;
+                let DecryptState::Header { recipient, .. } = &self.state else {
+                    return Err(DecryptError::DecryptionFailed);
+                };
+                let content_key = parsed.unwrap_content_key(
+                    &recipient.secret,
+                    &recipient.own_public,
+                    recipient.own_key_id,
+                )?;
                 let header_bytes = bytes.get(..length).unwrap_or_default();
                 let cipher = payload_cipher(&content_key, &parsed.payload_nonce, header_bytes);
                 let digest = start_digest(header_bytes);
