@@ -57,7 +57,7 @@ ensure_cargo_tool() {
 # requirements change.
 ensure_python_venv() {
   local dir="$1" requirements="$2"
-  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
   if [ ! -x "$dir/bin/python" ] || ! cmp -s "$requirements" "$dir/requirements.txt"; then
     step "creating Python environment $dir"
     rm -rf "$dir"
