@@ -5,6 +5,15 @@
 //! The PostgreSQL tests need `TESSERA_TEST_POSTGRES_URL` (scripts/test starts a private
 //! PostgreSQL and sets it); without it they fail rather than being skipped.
 
+// Test code: an unmet expectation must fail the test loudly. clippy.toml allows these in
+// `#[test]` functions; the helpers of an integration test crate need the same.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod auth;
 mod backups;
 mod cards;
