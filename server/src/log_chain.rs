@@ -241,5 +241,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(hash, expected);
+        // The example of docs/LOG.md.
+        assert_eq!(
+            hex32(&hash),
+            "5cc90d0fdf48815f66e7c45cc592d8238e87e993726487b0a7528c060bec3801"
+        );
+        let next = entry_hash(
+            &hash,
+            2,
+            LogOperation::Revoke,
+            "alice",
+            &card,
+            1_767_225_660,
+        )
+        .unwrap();
+        assert_eq!(
+            hex32(&next),
+            "7d6eb43074f502d4b0eee9e08ef2140c9732e2cadb093ea9ff03b0b4fbfdcc92"
+        );
     }
 }
