@@ -132,9 +132,11 @@ fn client_operations(c: &mut Criterion) {
         });
     }
     g.throughput(Throughput::Elements(DIRECTORY_SIZE as u64));
-    g.bench_function("update_cached_users/1000", |b| {
-        b.iter(|| rt.block_on(alice.update_cached_users()).unwrap())
-    });
+    g.bench_with_input(
+        BenchmarkId::new("update_cached_users", DIRECTORY_SIZE),
+        &DIRECTORY_SIZE,
+        |b, _| b.iter(|| rt.block_on(alice.update_cached_users()).unwrap()),
+    );
 
     let found: FoundUsers = rt.block_on(alice.find_cached_users(&everyone)).unwrap();
     let data = vec![0x5a; 1024];
