@@ -13,7 +13,8 @@
 //!
 //! Every run is bounded in time and request count, and sends to loopback only.
 //! Arguments: `--seconds N` per scenario (default 5), `--connections N` (default 64),
-//! `--only sqlite|postgres`.
+//! `--only sqlite|postgres`, `--database-connections N` (the server's pool; default: the
+//! server's default).
 
 use std::{
     error::Error,
@@ -50,6 +51,7 @@ struct Options {
     seconds: u64,
     connections: usize,
     only: Option<String>,
+    database_connections: Option<u32>,
 }
 
 fn parse_options() -> BenchResult<Options> {
@@ -57,6 +59,7 @@ fn parse_options() -> BenchResult<Options> {
         seconds: 5,
         connections: 64,
         only: None,
+        database_connections: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -66,6 +69,10 @@ fn parse_options() -> BenchResult<Options> {
                 options.connections = args.next().ok_or("--connections N")?.parse()?
             }
             "--only" => options.only = Some(args.next().ok_or("--only sqlite|postgres")?),
+            "--database-connections" => {
+                options.database_connections =
+                    Some(args.next().ok_or("--database-connections N")?.parse()?)
+            }
             // cargo bench passes --bench; anything else is ignored like criterion does.
             _ => {}
         }
@@ -298,8 +305,10 @@ async fn bench_database(
         .env("TESSERA_IDENTITY_REQUESTS_PER_SECOND", "10000000")
         .env("TESSERA_IDENTITY_BURST", "10000000")
         .env("TESSERA_ADDRESS_REQUESTS_PER_SECOND", "10000000")
-        .env("TESSERA_ADDRESS_BURST", "10000000")
-        .env("TESSERA_DATABASE_MAX_CONNECTIONS", "16");
+        .env("TESSERA_ADDRESS_BURST", "10000000");
+    if let Some(connections) = options.database_connections {
+        command.env("TESSERA_DATABASE_MAX_CONNECTIONS", connections.to_string());
+    }
     if let Some(url) = &database_url {
         command.env("TESSERA_DATABASE_URL", url);
     }

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod config;
 pub mod data_dir;
 pub mod error;
+pub mod hex;
 pub mod limits;
 pub mod log_chain;
 pub mod metrics;
