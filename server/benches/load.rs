@@ -387,7 +387,7 @@ async fn bench_database(
         )
         .await?;
         let measured = measure(label, database, address, connections, duration, 200, make).await?;
-        check_results(&measured, batch)?;
+        check_results(&measured)?;
         results.push(measured);
     }
     {
@@ -403,7 +403,9 @@ async fn bench_database(
                 &json!({ "identities": identities }),
             )
         });
-        results.push(measure("search 1000 @1", database, address, 1, duration, 200, make).await?);
+        let measured = measure("search 1000 @1", database, address, 1, duration, 200, make).await?;
+        check_results(&measured)?;
+        results.push(measured);
     }
 
     // Publish: every request a new identity's first card, pre-generated.
@@ -432,25 +434,25 @@ async fn bench_database(
     );
     let make: RequestFactory =
         Arc::new(move |connection, _| publishes.get(connection)?.lock().ok()?.pop().flatten());
-    results.push(
-        measure(
-            "publish",
-            database,
-            address,
-            connections,
-            duration,
-            201,
-            make,
-        )
-        .await?,
-    );
+    let measured = measure(
+        "publish",
+        database,
+        address,
+        connections,
+        duration,
+        201,
+        make,
+    )
+    .await?;
+    check_results(&measured)?;
+    results.push(measured);
 
     server.stop().await?;
     Ok(())
 }
 
-/// A search must have found every identity it asked for.
-fn check_results(measurement: &Measurement, _batch: usize) -> BenchResult<()> {
+/// Every request of a measured scenario must have succeeded.
+fn check_results(measurement: &Measurement) -> BenchResult<()> {
     if measurement.errors > 0 {
         return Err(format!(
             "{} on {}: {} requests failed",
@@ -506,6 +508,7 @@ async fn run(options: Options) -> BenchResult<()> {
         make,
     )
     .await?;
+    check_results(&ceiling)?;
     let ceiling_throughput = ceiling.throughput();
     results.push(ceiling);
     hello.stop().await?;
