@@ -36,9 +36,16 @@ const MAX_ATTEMPTS: u32 = 5;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The PostgreSQL implementation of [`Storage`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PostgresStorage {
     pool: PgPool,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    // The pool's options hold the database password: never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStorage").finish_non_exhaustive()
+    }
 }
 
 /// Runs a transactional operation again while it fails with a transient conflict.
