@@ -269,13 +269,15 @@ pub trait Storage: Send + Sync + 'static {
         now: u64,
     ) -> Result<(), StorageError>;
 
-    /// The tickets of `group_id` whose participants include `caller`, after epoch
-    /// `after`; `None` when the group does not exist or `caller` never took part.
+    /// Up to `limit` tickets of `group_id` whose participants include `caller`, after
+    /// epoch `after`, oldest first; `None` when the group does not exist or `caller`
+    /// never took part.
     async fn group_tickets(
         &self,
         caller: &Identity,
         group_id: &str,
         after: Option<u32>,
+        limit: u32,
     ) -> Result<Option<GroupTickets>, StorageError>;
 
     /// Deletes a group and all its tickets; only its initiator may.

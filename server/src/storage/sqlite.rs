@@ -620,6 +620,7 @@ impl Storage for SqliteStorage {
         caller: &Identity,
         group_id: &str,
         after: Option<u32>,
+        limit: u32,
     ) -> Result<Option<GroupTickets>, StorageError> {
         // One read transaction, so the tickets and their participants are one snapshot.
         let mut tx = self.reader.begin().await?;
@@ -646,23 +647,28 @@ impl Storage for SqliteStorage {
             "SELECT t.epoch, t.ticket, t.created_at FROM group_tickets t
              JOIN group_participants p ON p.group_id = t.group_id AND p.epoch = t.epoch
              WHERE t.group_id = ?1 AND p.identity = ?2 AND t.epoch > ?3
-             ORDER BY t.epoch",
+             ORDER BY t.epoch
+             LIMIT ?4",
         )
         .bind(group_id)
         .bind(caller.as_str())
         .bind(after)
+        .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
         let participant_rows = sqlx::query(
             "SELECT epoch, identity FROM group_participants
              WHERE group_id = ?1 AND epoch IN (
                  SELECT epoch FROM group_participants
-                 WHERE group_id = ?1 AND identity = ?2 AND epoch > ?3)
+                 WHERE group_id = ?1 AND identity = ?2 AND epoch > ?3
+                 ORDER BY epoch
+                 LIMIT ?4)
              ORDER BY epoch, position",
         )
         .bind(group_id)
         .bind(caller.as_str())
         .bind(after)
+        .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
