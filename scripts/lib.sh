@@ -49,3 +49,10 @@ ensure_cargo_tool() {
   step "installing $crate $version (cargo install, once)"
   cargo install "$crate" --version "$version"
 }
+
+# ensure_nightly: rustup's nightly toolchain (cargo-fuzz needs -Zsanitizer), minimal profile.
+ensure_nightly() {
+  rustup toolchain list | grep -q '^nightly-' && return 0
+  step "installing the nightly Rust toolchain (rustup, once)"
+  rustup toolchain install nightly --profile minimal
+}
