@@ -167,7 +167,9 @@ pub struct BackupBlob<'a> {
 
 impl fmt::Debug for BackupBlob<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BackupBlob").field("params", &self.params).finish_non_exhaustive()
+        f.debug_struct("BackupBlob")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
     }
 }
 
@@ -201,7 +203,13 @@ impl<'a> BackupBlob<'a> {
         }
         // Refuse hostile parameters before anyone spends memory on them.
         params.to_argon2()?;
-        Ok(Self { header, params, salt, nonce, sealed })
+        Ok(Self {
+            header,
+            params,
+            salt,
+            nonce,
+            sealed,
+        })
     }
 
     /// The Argon2id parameters the blob was made with.
@@ -212,11 +220,18 @@ impl<'a> BackupBlob<'a> {
     /// Runs the KDF and decrypts. A wrong password gives [`BackupError::WrongPassword`].
     pub fn open(&self, password: &str) -> Result<RootSecret, BackupError> {
         let mut key = Zeroizing::new([0u8; 32]);
-        self.params.derive(password.as_bytes(), &self.salt, key.as_mut())?;
+        self.params
+            .derive(password.as_bytes(), &self.salt, key.as_mut())?;
         let cipher = ChaCha20Poly1305::new(&(*key).into());
         let plain = Zeroizing::new(
             cipher
-                .decrypt(&self.nonce.into(), Payload { msg: self.sealed, aad: self.header })
+                .decrypt(
+                    &self.nonce.into(),
+                    Payload {
+                        msg: self.sealed,
+                        aad: self.header,
+                    },
+                )
                 .map_err(|_| BackupError::WrongPassword)?,
         );
         RootSecret::from_slice(&plain).map_err(|_| BackupError::Malformed("wrong secret length"))
