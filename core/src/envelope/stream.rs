@@ -203,8 +203,12 @@ impl Encryptor {
 
 #[allow(clippy::large_enum_variant)] // One instance per decryptor; boxing buys nothing.
 enum DecryptState {
-    /// Collecting header bytes; the value is how many are needed before parsing again.
-    Header { needed: usize },
+    /// Collecting header bytes: how many are needed before parsing again, and how far
+    /// parsing got.
+    Header {
+        needed: usize,
+        progress: header::Progress,
+    },
     /// Decrypting chunks.
     Payload {
         cipher: ChaCha20Poly1305,
@@ -248,6 +252,7 @@ impl Decryptor {
             own_key_id: recipient.public_keys().encryption_key_id(),
             state: DecryptState::Header {
                 needed: header::FIXED_LENGTH,
+                progress: header::Progress::default(),
             },
             input: Vec::new(),
             held: Vec::new(),
@@ -268,7 +273,7 @@ impl Decryptor {
         loop {
             match &mut self.state {
                 DecryptState::Failed => return Err(DecryptError::DecryptionFailed),
-                DecryptState::Header { needed } => {
+                DecryptState::Header { needed, .. } => {
                     let want = needed.saturating_sub(self.input.len()).min(data.len());
                     let (now, rest) = data.split_at(want);
                     self.input.extend_from_slice(now);
@@ -298,10 +303,11 @@ impl Decryptor {
     }
 
     fn parse_header(&mut self) -> Result<(), DecryptError> {
-        match header::parse(&self.input)? {
-            header::Parsed::Incomplete(needed) => {
-                self.state = DecryptState::Header { needed };
-            }
+        let DecryptState::Header { needed, progress } = &mut self.state else {
+            return Err(DecryptError::DecryptionFailed);
+        };
+        match header::parse(&self.input, progress)? {
+            header::Parsed::Incomplete(more) => *needed = more,
             header::Parsed::Complete(parsed, length) => {
                 let content_key = parsed.unwrap_content_key(&self.secret, self.own_key_id)?;
                 let header_bytes = self.input.get(..length).unwrap_or_default();
