@@ -137,3 +137,10 @@ stop_private_postgres() {
   rm -rf "$PG_PRIVATE_DIR"
   PG_PRIVATE_DIR=""
 }
+
+# ensure_nightly: rustup's nightly toolchain (cargo-fuzz needs -Zsanitizer), minimal profile.
+ensure_nightly() {
+  rustup toolchain list | grep -q '^nightly-' && return 0
+  step "installing the nightly Rust toolchain (rustup, once)"
+  rustup toolchain install nightly --profile minimal
+}
