@@ -4,13 +4,15 @@
 Written from docs/FORMAT.md alone, without reading the Rust sources, and checked against
 every case in test-vectors/*.json. Positive cases are recomputed (keys, key ids, card
 snapshots/ids/signatures/encodings, envelopes byte for byte, plaintext, signer card,
-backup blobs, root secret, derived passwords, token claims, safety numbers); negative
-cases must fail with the error kind named by the vector.
+backup blobs, root secret, derived passwords, token claims, safety numbers, group epoch
+records and group message plaintext); negative cases must fail with the error kind named
+by the vector.
 
 Primitives come from well-known libraries: `cryptography` (X25519, Ed25519,
 ChaCha20-Poly1305, HKDF, SHA-2), `blake3`, `argon2-cffi`. Everything else (parsing,
-derivations, the STREAM payload, rotation rules, JWT checks, safety numbers, and the parts
-of Ed25519 strict verification that OpenSSL does not do) is implemented here.
+derivations, the STREAM payload, rotation rules, JWT checks, safety numbers, group tickets
+and messages, and the parts of Ed25519 strict verification that OpenSSL does not do) is
+implemented here.
 
 Usage: python spec-check/verify_vectors.py [path/to/test-vectors]
 Prints one line per vector file and a last line `N passed, M failed`; exits 1 on failure.
@@ -227,8 +229,10 @@ _CHECK_SCALAR = bytes([0x42] * 32)  # any scalar: X25519 clamps it
 
 
 def x25519_public_key_valid(x):
-    """§2: X must not be of small order, i.e. X25519(k, X) != 0^32 for a clamped k."""
-    return len(x) == 32 and x25519(_CHECK_SCALAR, x) is not None
+    """§2: X is canonical (bit 255 clear, u < p) and not of small order."""
+    if len(x) != 32 or x[31] & 0x80 or int.from_bytes(x, "little") >= 2**255 - 19:
+        return False
+    return x25519(_CHECK_SCALAR, x) is not None
 
 
 # ---------------------------------------------------------------------------------------
@@ -443,8 +447,13 @@ def open_envelope(env, x_secret):
             break
     if content_key is None:
         raise TesseraError("decryption_failed", "no stanza opens")
+    plaintext, kid, sig = open_payload(payload_nonce, content_key, header, env[header_len:])
+    return header, plaintext, kid, sig
+
+
+def open_payload(payload_nonce, content_key, header, rest):
+    """§4.3-§4.5 reading: returns (plaintext, trailer key id, signature)."""
     pk = payload_key(payload_nonce, content_key, header)
-    rest = env[header_len:]
     if not rest:
         raise TesseraError("decryption_failed", "no payload")
     inner, pos, i = [], 0, 0
@@ -461,8 +470,8 @@ def open_envelope(env, x_secret):
         i += 1
     inner = b"".join(inner)
     if len(inner) < TRAILER_LEN:  # error kind not given by §4.4/§4.5: assumption
-        raise TesseraError("malformed", "inner stream shorter than the trailer")
-    return header, inner[:-TRAILER_LEN], inner[-TRAILER_LEN:-64], inner[-64:]
+        raise TesseraError("decryption_failed", "inner stream shorter than the trailer")
+    return inner[:-TRAILER_LEN], inner[-TRAILER_LEN:-64], inner[-64:]
 
 
 def verify_sender(header, plaintext, trailer_kid, signature, sender_cards, made_at):
@@ -533,8 +542,6 @@ def backup_open(blob, password):
     m, t, p = struct.unpack(">III", blob[6:18])
     if not (1 <= p <= 16 and 8 * p <= m <= 1_048_576 and 1 <= t <= 16):
         raise TesseraError("parameters_out_of_range")
-    if password == "":  # §5.2 states this for writers only: assumption for readers
-        raise TesseraError("empty_password")
     salt, nonce = blob[18:34], blob[34:46]
     key = argon2id(password.encode("utf-8"), salt, m, t, p, 32)
     rs = aead_open(key, nonce, blob[:46], blob[46:])
@@ -544,6 +551,8 @@ def backup_open(blob, password):
 
 
 def derive_passwords(password):
+    if password == "":
+        raise TesseraError("empty_password")
     out = argon2id(password.encode("utf-8"), b"tessera/v1/derive-passwords", 19456, 2, 1, 64)
     return b64url(out[:32]), b64url(out[32:])
 
@@ -665,6 +674,148 @@ def safety_number(id_a, keys_a, id_b, keys_b):
 
 
 # ---------------------------------------------------------------------------------------
+# §8 Groups
+# ---------------------------------------------------------------------------------------
+
+GROUP_ID_CHARS = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
+TICKET_MAGIC, TICKET_BLOB_MAGIC, GROUP_MSG_MAGIC = b"TSGT", b"TSGB", b"TSGM"
+
+
+def group_id_valid(gid):
+    return 1 <= len(gid) <= 128 and all(c in GROUP_ID_CHARS for c in gid)
+
+
+class Reader:
+    """Sequential field reader; `short` is the error kind for input cut short."""
+
+    def __init__(self, data, short):
+        self.data, self.pos, self.short = data, 0, short
+
+    def take(self, n):
+        if self.pos + n > len(self.data):
+            raise TesseraError(self.short, "input cut short")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def u8(self):
+        return self.take(1)[0]
+
+    def u16(self):
+        return struct.unpack(">H", self.take(2))[0]
+
+    def u32(self):
+        return struct.unpack(">I", self.take(4))[0]
+
+    def done(self):
+        return self.pos == len(self.data)
+
+
+def _magic_version(rd, magic):
+    if rd.take(4) != magic:
+        raise TesseraError("malformed", "bad magic")
+    if rd.u8() != 0x01:
+        raise TesseraError("unsupported_version")
+
+
+def _group_id(rd):
+    gid = rd.take(rd.u8())
+    if not group_id_valid(gid):
+        raise TesseraError("invalid_group_id")
+    return gid.decode("ascii")
+
+
+def parse_ticket(data):
+    """§8.1. Returns (group id, [records]). Kinds for magic/version/cut short/r = 0 are
+    not stated in §8.1: assumed malformed / unsupported_version / malformed / malformed."""
+    rd = Reader(data, "malformed")
+    _magic_version(rd, TICKET_MAGIC)
+    gid = _group_id(rd)
+    r = rd.u16()
+    if r < 1:
+        raise TesseraError("malformed", "no record")
+    records = []
+    for _ in range(r):
+        epoch = rd.u32()
+        secret = rd.take(32)
+        c = rd.u32()
+        if not 1 <= c <= MAX_RECIPIENTS:
+            raise TesseraError("participant_count")
+        parts = []
+        for _ in range(c):
+            ident = rd.take(rd.u8())
+            if not identity_valid(ident):
+                raise TesseraError("invalid_identity")
+            parts.append(ident.decode("ascii"))
+        records.append({"epoch": epoch, "secret": secret, "participants": parts})
+    if not rd.done():
+        raise TesseraError("malformed", "trailing bytes")
+    return gid, records
+
+
+def open_ticket_blob(blob, x_secret, group_id, stored_epoch, initiator_cards, made_at):
+    """§8.2 reader. Returns the epoch records it can read, envelope 0's first."""
+    rd = Reader(blob, "malformed")
+    _magic_version(rd, TICKET_BLOB_MAGIC)
+    k = rd.u8()
+    if not 1 <= k <= 8:
+        raise TesseraError("malformed", "envelope count")
+    envelopes = [rd.take(rd.u32()) for _ in range(k)]
+    if not rd.done():
+        raise TesseraError("malformed", "trailing bytes")
+    records, opened = [], 0
+    for idx, env in enumerate(envelopes):
+        try:
+            plaintext, _ = decrypt_message(env, x_secret, initiator_cards, made_at)
+        except TesseraError as e:
+            if e.kind == "not_a_recipient":
+                continue
+            raise
+        opened += 1
+        gid, recs = parse_ticket(plaintext)
+        if gid != group_id:
+            raise TesseraError("invalid_ticket", "group id")
+        if idx == 0:
+            if len(recs) != 1 or recs[0]["epoch"] != stored_epoch:
+                raise TesseraError("invalid_ticket", "envelope 0 must carry the stored epoch")
+        elif idx == 1:
+            if any(rec["epoch"] >= stored_epoch for rec in recs):
+                raise TesseraError("invalid_ticket", "history epochs must be older")
+        else:  # §8.2 describes envelopes 0 and 1 only although k may reach 8
+            raise TesseraError("invalid_ticket", f"envelope {idx} not described by §8.2")
+        records.extend(recs)
+    if opened == 0:
+        raise TesseraError("not_in_ticket")
+    return records
+
+
+def parse_group_message_header(msg):
+    """§8.3. Kinds for magic/version/cut short are not stated: assumed as in §4.1."""
+    rd = Reader(msg, "truncated")
+    _magic_version(rd, GROUP_MSG_MAGIC)
+    gid = _group_id(rd)
+    epoch = rd.u32()
+    payload_nonce = rd.take(16)
+    return rd.pos, gid, epoch, payload_nonce
+
+
+def decrypt_group_message(msg, group_id, epochs, sender_cards, made_at):
+    """§8.3 reader; `epochs` maps epoch -> (secret, participants). Returns (pt, card)."""
+    header_len, gid, epoch, payload_nonce = parse_group_message_header(msg)
+    if gid != group_id:
+        raise TesseraError("wrong_group")
+    if epoch not in epochs:
+        raise TesseraError("unknown_epoch")
+    secret, participants = epochs[epoch]
+    header = msg[:header_len]
+    plaintext, kid, sig = open_payload(payload_nonce, secret, header, msg[header_len:])
+    card = verify_sender(header, plaintext, kid, sig, sender_cards, made_at)
+    if card["identity"] not in participants:
+        raise TesseraError("sender_not_participant")
+    return plaintext, card, epoch
+
+
+# ---------------------------------------------------------------------------------------
 # Vector runners: each returns None on success or raises AssertionError / TesseraError.
 # ---------------------------------------------------------------------------------------
 
@@ -751,6 +902,9 @@ def run_envelopes(doc, case):
 
 def run_backups(doc, case):
     if "derive_passwords" in case:
+        if not case["valid"]:
+            expect_error(case["error"], lambda: derive_passwords(case["derive_passwords"]))
+            return
         login, backup = derive_passwords(case["derive_passwords"])
         check(login == case["login_password"], "login_password")
         check(backup == case["backup_password"], "backup_password")
@@ -792,7 +946,41 @@ def run_safety_numbers(doc, case):
     check(ba == ab, "order independence")
 
 
+def run_groups(doc, case):
+    if case["kind"] == "ticket":
+        blob = hx(case["blob"])
+        cards = [(hx(c["snapshot"]), hx(c["signature"])) for c in case["initiator_cards"]]
+        for j, reader in enumerate(case["readers"]):
+            x_secret = derive_identity(hx(reader["root_secret"]))["x_secret"]
+            run = lambda: open_ticket_blob(blob, x_secret, case["group_id"],  # noqa: E731
+                                           case["stored_epoch"], cards, case.get("made_at"))
+            try:
+                if not reader["valid"]:
+                    expect_error(reader["error"], run)
+                    continue
+                got = [{"epoch": r["epoch"], "participants": r["participants"],
+                        "secret": r["secret"].hex()} for r in run()]
+                check(got == reader["epochs"], f"epoch records {got}")
+            except (AssertionError, TesseraError) as e:
+                raise AssertionError(f"reader {j}: {e}")
+        return
+    check(case["kind"] == "message", f"unknown kind {case['kind']!r}")
+    epochs = {e["epoch"]: (hx(e["secret"]), e["participants"]) for e in case["epochs"]}
+    msg = hx(case["message"])
+    run = lambda: decrypt_group_message(msg, case["group_id"], epochs,  # noqa: E731
+                                        _sender_cards(case), case.get("made_at"))
+    if not case["valid"]:
+        expect_error(case["error"], run)
+        return
+    plaintext, card, epoch = run()
+    check(plaintext.hex() == case["plaintext"], "plaintext")
+    check(epoch == case["epoch"], "epoch")
+    if "signer_card_id" in case:
+        check(card["card_id"].hex() == case["signer_card_id"], "signer card id")
+
+
 RUNNERS = {
+    "groups.json": run_groups,
     "keys.json": run_keys,
     "cards.json": run_cards,
     "envelopes.json": run_envelopes,

@@ -54,6 +54,30 @@ fn file(name: &str, description: &str, spec: &str, cases: Vec<Value>) -> (String
     )
 }
 
+/// `S + ℓ`: the same signature with a non-canonical scalar, which strict verifiers reject.
+fn with_non_canonical_s(signature: &[u8]) -> Vec<u8> {
+    const ORDER: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut out = signature.to_vec();
+    let mut carry = 0u16;
+    for (byte, add) in out[32..].iter_mut().zip(ORDER) {
+        let sum = u16::from(*byte) + u16::from(add) + carry;
+        *byte = sum as u8;
+        carry = sum >> 8;
+    }
+    out
+}
+
+/// The signature with `R` replaced by the identity point (small order).
+fn with_small_order_r(signature: &[u8]) -> Vec<u8> {
+    let mut out = signature.to_vec();
+    out[..32].copy_from_slice(&[0; 32]);
+    out[0] = 1;
+    out
+}
+
 fn card_json(card: &Card) -> Value {
     json!({ "snapshot": h(card.snapshot()), "signature": h(card.signature()) })
 }
@@ -201,9 +225,47 @@ fn generate_cards() -> (String, Value) {
     negative("previous-card flag 2", flag, signature.clone(), "malformed");
     negative(
         "short signature",
-        snapshot,
+        snapshot.clone(),
         signature[..63].to_vec(),
         "malformed",
+    );
+    negative(
+        "signature with S + order",
+        snapshot.clone(),
+        with_non_canonical_s(&signature),
+        "bad_signature",
+    );
+    negative(
+        "signature with small-order R",
+        snapshot.clone(),
+        with_small_order_r(&signature),
+        "bad_signature",
+    );
+    let content = CardContent::from_snapshot(&snapshot).unwrap();
+    let mut small_key = content.clone();
+    small_key.keys.signing = [0; 32];
+    small_key.keys.signing[0] = 1;
+    negative(
+        "small-order Ed25519 key",
+        small_key.to_snapshot(),
+        signature.clone(),
+        "invalid_key",
+    );
+    let mut high_bit = content.clone();
+    high_bit.keys.encryption[31] |= 0x80;
+    negative(
+        "X25519 key with bit 255 set",
+        high_bit.to_snapshot(),
+        signature.clone(),
+        "invalid_key",
+    );
+    let mut late = content;
+    late.created_at = Timestamp::LATEST.plus(1);
+    negative(
+        "created after 9999",
+        late.to_snapshot(),
+        signature,
+        "timestamp_out_of_range",
     );
     file(
         "cards.json",
@@ -271,6 +333,7 @@ fn generate_envelopes() -> (String, Value) {
     ];
     let mut cases = Vec::new();
     let mut hello = Vec::new();
+    let mut two_chunks = Vec::new();
     for (n, case) in positives.iter().enumerate() {
         let (content_key, payload_nonce, ephemeral) = randomness(n as u8);
         let recipients: Vec<Recipient> = case
@@ -289,6 +352,9 @@ fn generate_envelopes() -> (String, Value) {
         .unwrap();
         if n == 0 {
             hello = sealed.clone();
+        }
+        if n == 4 {
+            two_chunks = sealed.clone();
         }
         cases.push(json!({
             "name": case.name,
@@ -439,9 +505,98 @@ fn generate_envelopes() -> (String, Value) {
         "re-addressed by a recipient",
         readdressed,
         root(3),
+        chain.clone(),
+        None,
+        "signature_invalid",
+    );
+
+    let mut no_stanzas = hello[..header::FIXED_LENGTH - 4].to_vec();
+    no_stanzas.extend_from_slice(&[0; 4]);
+    no_stanzas.extend_from_slice(&hello[header::FIXED_LENGTH + header::X25519_STANZA_LENGTH..]);
+    negative(
+        "no stanzas",
+        no_stanzas,
+        bob,
+        chain.clone(),
+        None,
+        "malformed",
+    );
+    let mut short_stanza = hello.clone();
+    short_stanza[header::FIXED_LENGTH + 10] = 47;
+    negative(
+        "X25519 stanza of 47 bytes",
+        short_stanza,
+        bob,
+        chain.clone(),
+        None,
+        "malformed",
+    );
+    let sealed_chunk = envelope::CHUNK_LENGTH + 16;
+    let mut dropped = two_chunks[..payload_start].to_vec();
+    dropped.extend_from_slice(&two_chunks[payload_start + sealed_chunk..]);
+    negative(
+        "first of two chunks dropped",
+        dropped,
+        bob,
+        chain.clone(),
+        None,
+        "decryption_failed",
+    );
+    let (hello_header, hello_inner) = stream::open_inner(&hello, &content_key);
+    let hello_nonce = randomness(0).1;
+    let short_inner = stream::seal_inner(
+        &hello_header,
+        &content_key,
+        &hello_nonce,
+        &hello_inner[..50],
+    );
+    negative(
+        "inner stream shorter than the trailer",
+        short_inner,
+        bob,
+        chain.clone(),
+        None,
+        "decryption_failed",
+    );
+    let trailer_at = hello_inner.len() - 64;
+    let mut high_s = hello_inner.clone();
+    high_s[trailer_at..].copy_from_slice(&with_non_canonical_s(&hello_inner[trailer_at..]));
+    let high_s = stream::seal_inner(&hello_header, &content_key, &hello_nonce, &high_s);
+    negative(
+        "message signature with S + order",
+        high_s,
+        bob,
+        chain.clone(),
+        None,
+        "signature_invalid",
+    );
+    let mut small_r = hello_inner.clone();
+    small_r[trailer_at..].copy_from_slice(&with_small_order_r(&hello_inner[trailer_at..]));
+    let small_r = stream::seal_inner(&hello_header, &content_key, &hello_nonce, &small_r);
+    negative(
+        "message signature with small-order R",
+        small_r,
+        bob,
         chain,
         None,
         "signature_invalid",
+    );
+    let reversed = json!([card_json(&alice_rotated), card_json(&alice_card)]);
+    negative(
+        "sender chain in the wrong order",
+        hello.clone(),
+        bob,
+        reversed,
+        None,
+        "invalid_sender_cards",
+    );
+    negative(
+        "empty sender chain",
+        hello.clone(),
+        bob,
+        json!([]),
+        None,
+        "invalid_sender_cards",
     );
 
     cases.push(json!({
@@ -549,6 +704,10 @@ fn generate_backups() -> (String, Value) {
         "backup_password": derived.backup_password.as_str(),
         "valid": true,
     }));
+    cases.push(json!({
+        "name": "derive_passwords of an empty password",
+        "derive_passwords": "", "valid": false, "error": "empty_password",
+    }));
     file(
         "backups.json",
         "Password backup blobs of a root secret, derive_passwords, and blobs that must not open.",
@@ -637,6 +796,54 @@ fn generate_tokens() -> (String, Value) {
         key.mint("app-test", &alice, T0, 2 * 86_400),
         T0,
         "lifetime_too_long",
+    );
+    let raw_sign = |header: &str, claims: &TokenClaims| {
+        use ed25519_dalek::Signer;
+        let input = format!(
+            "{}.{}",
+            crate::encoding::b64url_encode(header.as_bytes()),
+            crate::encoding::b64url_encode(&serde_json::to_vec(claims).unwrap())
+        );
+        let signature = ed25519_dalek::SigningKey::from_bytes(key.seed()).sign(input.as_bytes());
+        format!(
+            "{input}.{}",
+            crate::encoding::b64url_encode(&signature.to_bytes())
+        )
+    };
+    let claims = TokenClaims {
+        iss: "app-test".into(),
+        sub: "alice".into(),
+        iat: T0.0,
+        exp: T0.plus(1200).0,
+        nbf: None,
+    };
+    let crit = format!(
+        r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}","crit":["exp"]}}"#,
+        key.kid()
+    );
+    negative(
+        "critical header extension",
+        raw_sign(&crit, &claims),
+        T0,
+        "unsupported_critical",
+    );
+    let spaced = TokenClaims {
+        sub: "alice smith".into(),
+        ..claims.clone()
+    };
+    negative(
+        "subject with a space",
+        key.sign_claims(&spaced),
+        T0,
+        "invalid_subject",
+    );
+    let signature = crate::encoding::b64url_decode(parts[2]).unwrap();
+    let high_s = crate::encoding::b64url_encode(&with_non_canonical_s(&signature));
+    negative(
+        "signature with S + order",
+        format!("{}.{}.{high_s}", parts[0], parts[1]),
+        T0,
+        "bad_signature",
     );
     file(
         "tokens.json",
@@ -733,7 +940,31 @@ fn generate_groups() -> (String, Value) {
             })
             .collect()
     };
+    let mut bad_group = from_bob.clone();
+    bad_group[4 + 1 + 1 + 4] = b' ';
+    let mut empty_record = b"TSGT\x01".to_vec();
+    empty_record.push(group_id.as_str().len() as u8);
+    empty_record.extend_from_slice(group_id.as_str().as_bytes());
+    empty_record.extend_from_slice(&1u16.to_be_bytes());
+    empty_record.extend_from_slice(&2u32.to_be_bytes());
+    empty_record.extend_from_slice(&[0xE2; 32]);
+    empty_record.extend_from_slice(&0u32.to_be_bytes());
+    let (k, nonce, e) = randomness(120);
+    let envelope =
+        encrypt_message_with(&alice, &recipients(&[0, 1]), &empty_record, k, nonce, e).unwrap();
+    let mut empty_blob = b"TSGB\x01\x01".to_vec();
+    empty_blob.extend_from_slice(&(envelope.len() as u32).to_be_bytes());
+    empty_blob.extend_from_slice(&envelope);
     let cases = vec![
+        json!({ "name": "ticket read as if stored at epoch 2", "kind": "ticket", "group_id": group_id.as_str(),
+                "stored_epoch": 2, "blob": h(&blob), "initiator_cards": card(0),
+                "readers": [{ "root_secret": h(&root(2)), "valid": false, "error": "invalid_ticket" }] }),
+        json!({ "name": "ticket whose epoch has no participants", "kind": "ticket", "group_id": group_id.as_str(),
+                "stored_epoch": 2, "blob": h(&empty_blob), "initiator_cards": card(0),
+                "readers": [{ "root_secret": h(&root(2)), "valid": false, "error": "participant_count" }] }),
+        json!({ "name": "space in the message's group id", "kind": "message", "group_id": group_id.as_str(),
+                "epochs": secrets(&[&epoch0, &epoch1]), "message": h(&bad_group), "sender_cards": card(1),
+                "valid": false, "error": "invalid_group_id" }),
         json!({ "name": "ticket for epoch 1 with history for dave", "kind": "ticket", "group_id": group_id.as_str(),
                 "stored_epoch": 1, "blob": h(&blob), "initiator_cards": card(0),
                 "readers": [
@@ -912,6 +1143,11 @@ fn envelope_vectors() {
 fn backup_vectors() {
     for case in cases("backups.json") {
         if let Some(password) = case["derive_passwords"].as_str() {
+            if case["valid"] == false {
+                let error = backup::derive_passwords(password).unwrap_err();
+                assert_eq!(error.kind(), case["error"]);
+                continue;
+            }
             let derived = backup::derive_passwords(password).unwrap();
             assert_eq!(derived.login_password.as_str(), case["login_password"]);
             assert_eq!(derived.backup_password.as_str(), case["backup_password"]);

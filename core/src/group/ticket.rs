@@ -21,7 +21,8 @@ const BLOB_MAGIC: &[u8; 4] = b"TSGB";
 const VERSION: u8 = 1;
 /// Most participants of one epoch.
 pub const MAX_PARTICIPANTS: usize = crate::envelope::MAX_RECIPIENTS;
-const MAX_ENVELOPES: usize = 8;
+/// Envelope 0 (the epoch, to everyone) and optionally envelope 1 (history, to newcomers).
+const MAX_ENVELOPES: usize = 2;
 
 fn encode_ticket(
     group_id: &GroupId,
