@@ -123,13 +123,13 @@ impl Card {
     pub fn encryption_public_key(&self) -> Vec<u8> {
         self.inner.public_keys().encryption.to_vec()
     }
+}
 
-    /// Checks that `cards` (oldest first) form a rotation chain; a `broken_chain` error
-    /// otherwise.
-    #[wasm_bindgen(js_name = verifyChain)]
-    pub fn verify_chain(cards: Vec<Card>) -> Result<(), JsValue> {
-        verify_chain(&core_cards(&cards)).or_js()
-    }
+/// Checks that `cards` (oldest first) form a rotation chain; a `broken_chain` error
+/// otherwise.
+#[wasm_bindgen(js_name = verifyCardChain)]
+pub fn verify_card_chain(cards: Vec<Card>) -> Result<(), JsValue> {
+    verify_chain(&core_cards(&cards)).or_js()
 }
 
 /// The 60-digit safety number of two cards' identities and keys (order-independent).

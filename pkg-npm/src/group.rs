@@ -65,6 +65,12 @@ impl EpochKey {
         })
     }
 
+    /// An independent copy of this epoch key.
+    #[wasm_bindgen(js_name = clone)]
+    pub fn duplicate(&self) -> EpochKey {
+        self.clone()
+    }
+
     /// The epoch number.
     #[wasm_bindgen(getter)]
     pub fn epoch(&self) -> u32 {
