@@ -61,11 +61,7 @@ export function createApi(wasm, platform) {
       return this.#inner.update(data);
     }
     finish() {
-      try {
-        return this.#inner.finish();
-      } finally {
-        this.#inner.free();
-      }
+      return this.#inner.finish();
     }
   }
 
@@ -78,11 +74,7 @@ export function createApi(wasm, platform) {
       return this.#inner.update(data);
     }
     finish(senderCards, madeAt) {
-      try {
-        return plainDecrypted(this.#inner.finish(cardList(senderCards, 'senderCards'), madeAt));
-      } finally {
-        this.#inner.free();
-      }
+      return plainDecrypted(this.#inner.finish(cardList(senderCards, 'senderCards'), madeAt));
     }
   }
 

@@ -77,27 +77,33 @@ function transformStream(input, step, end, { onProgress, signal }) {
   const reader = input.getReader();
   let processed = 0;
   return new ReadableStream({
+    // Loops until it has output: a pull that enqueues nothing would stall the reader.
     async pull(controller) {
-      if (signal?.aborted) {
-        await reader.cancel().catch(() => {});
-        throw aborted();
+      for (;;) {
+        if (signal?.aborted) {
+          await reader.cancel().catch(() => {});
+          throw aborted();
+        }
+        const { done, value } = await reader.read();
+        if (signal?.aborted) {
+          await reader.cancel().catch(() => {});
+          throw aborted();
+        }
+        if (done) {
+          const tail = end();
+          if (tail.length > 0) controller.enqueue(tail);
+          controller.close();
+          return;
+        }
+        const chunk = bytesOf(value);
+        const out = step(chunk);
+        processed += chunk.byteLength;
+        onProgress?.({ bytesProcessed: processed, fileSize: undefined });
+        if (out.length > 0) {
+          controller.enqueue(out);
+          return;
+        }
       }
-      const { done, value } = await reader.read();
-      if (signal?.aborted) {
-        await reader.cancel().catch(() => {});
-        throw aborted();
-      }
-      if (done) {
-        const tail = end();
-        if (tail.length > 0) controller.enqueue(tail);
-        controller.close();
-        return;
-      }
-      const chunk = bytesOf(value);
-      const out = step(chunk);
-      processed += chunk.byteLength;
-      onProgress?.({ bytesProcessed: processed, fileSize: undefined });
-      if (out.length > 0) controller.enqueue(out);
     },
     cancel(reason) {
       return reader.cancel(reason);
