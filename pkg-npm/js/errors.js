@@ -5,7 +5,6 @@
 export class TesseraError extends Error {
   constructor(message, code = 'internal') {
     super(message);
-    this.name = new.target.name;
     this.code = code;
   }
 }
@@ -34,6 +33,25 @@ export class NetworkError extends TesseraError {}
 export class GroupError extends TesseraError {}
 /** An argument has the wrong type or value. */
 export class InvalidInputError extends TesseraError {}
+
+// Names as string literals, so `error.name` survives minifiers that rename classes.
+for (const [name, Class] of Object.entries({
+  TesseraError,
+  RegisterRequiredError,
+  IdentityAlreadyExistsError,
+  PrivateKeyAlreadyExistsError,
+  PrivateKeyNoBackupError,
+  MissingPrivateKeyError,
+  WrongKeyknoxPasswordError,
+  UsersNotFoundError,
+  IntegrityCheckFailedError,
+  AbortError,
+  NetworkError,
+  GroupError,
+  InvalidInputError,
+})) {
+  Object.defineProperty(Class.prototype, 'name', { value: name, writable: true, configurable: true });
+}
 
 const CLASS_OF_CODE = {
   not_registered: RegisterRequiredError,
