@@ -81,7 +81,11 @@ test('errors are TesseraError subclasses with stable codes', async () => {
     [() => esm.encrypt(a, ['not a card'], new Uint8Array(1)), esm.InvalidInputError, 'invalid_input'],
   ];
   for (const [run, Class, code] of cases) {
-    assert.throws(run, (error) => error instanceof Class && error instanceof Error && error.code === code, code);
+    assert.throws(
+      run,
+      (error) => error instanceof Class && error instanceof Error && error.code === code && error.name === Class.name,
+      code,
+    );
   }
   const stream = new esm.EncryptStream(a, cardB);
   stream.finish();
