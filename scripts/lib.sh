@@ -87,3 +87,74 @@ npm_ci() {
     cp "$dir/package-lock.json" "$dir/node_modules/.tessera-installed-lock"
   fi
 }
+
+# postgres_bin_dir: the newest installed PostgreSQL's binary directory, or nothing.
+postgres_bin_dir() {
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  [ -n "$dir" ] && [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && echo "$dir"
+}
+
+# start_private_postgres [durable]: a throwaway PostgreSQL for tests and benchmarks.
+# Installs Debian's `postgresql` when absent, runs initdb in a temporary directory as a
+# non-root user (the `postgres` system user when run as root), listens on 127.0.0.1 only,
+# on a free port, with a random password, and exports its URL as
+# TESSERA_TEST_POSTGRES_URL. Without `durable`, fsync is off (fast, for tests; a crash
+# of the machine loses that data, which is thrown away anyway). Stops the instance and
+# removes its directory when the calling script exits (EXIT trap).
+start_private_postgres() {
+  local durable="${1:-}" bin
+  bin="$(postgres_bin_dir || true)"
+  if [ -z "$bin" ]; then
+    apt_install postgresql
+    bin="$(postgres_bin_dir)"
+  fi
+  local -a as_owner=()
+  if [ "$(id -u)" = 0 ]; then
+    id -u postgres >/dev/null 2>&1 ||
+      useradd --system --user-group --no-create-home --shell /usr/sbin/nologin postgres
+    as_owner=(runuser -u postgres --)
+  fi
+  PG_PRIVATE_DIR="$(mktemp -d "${TMPDIR:-/tmp}/tessera-pg.XXXXXX")"
+  trap stop_private_postgres EXIT
+  # Turn SIGINT/SIGTERM into an exit so the EXIT trap stops the instance.
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  local password
+  password="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+  printf '%s\n' "$password" >"$PG_PRIVATE_DIR/pwfile"
+  [ "${#as_owner[@]}" -gt 0 ] && chown -R postgres: "$PG_PRIVATE_DIR"
+  "${as_owner[@]}" "$bin/initdb" -D "$PG_PRIVATE_DIR/data" -U postgres -E UTF8 --no-sync \
+    --auth-local=scram-sha-256 --auth-host=scram-sha-256 --pwfile="$PG_PRIVATE_DIR/pwfile" \
+    >"$PG_PRIVATE_DIR/initdb.log" 2>&1 || { cat "$PG_PRIVATE_DIR/initdb.log"; return 1; }
+  rm -f "$PG_PRIVATE_DIR/pwfile"
+  local settings="-c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_PRIVATE_DIR -c max_connections=300"
+  [ "$durable" = durable ] || settings="$settings -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  local attempt port
+  for attempt in 1 2 3 4 5 6 7 8; do
+    port=$((20000 + RANDOM % 40000))
+    # A port that accepts a connection is taken; try another.
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
+    if "${as_owner[@]}" "$bin/pg_ctl" -D "$PG_PRIVATE_DIR/data" -l "$PG_PRIVATE_DIR/server.log" \
+      -w -t 30 -o "-p $port $settings" start >/dev/null; then
+      export TESSERA_TEST_POSTGRES_URL="postgres://postgres:$password@127.0.0.1:$port/postgres"
+      PG_PRIVATE_BIN="$bin"
+      echo "private $("$bin/postgres" --version) on 127.0.0.1:$port ($PG_PRIVATE_DIR)"
+      return 0
+    fi
+  done
+  cat "$PG_PRIVATE_DIR/server.log" >&2
+  return 1
+}
+
+# stop_private_postgres: stops the instance of start_private_postgres and removes it.
+stop_private_postgres() {
+  [ -n "${PG_PRIVATE_DIR:-}" ] && [ -d "$PG_PRIVATE_DIR" ] || return 0
+  local -a as_owner=()
+  [ "$(id -u)" = 0 ] && as_owner=(runuser -u postgres --)
+  if [ -n "${PG_PRIVATE_BIN:-}" ] && [ -f "$PG_PRIVATE_DIR/data/postmaster.pid" ]; then
+    "${as_owner[@]}" "$PG_PRIVATE_BIN/pg_ctl" -D "$PG_PRIVATE_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$PG_PRIVATE_DIR"
+  PG_PRIVATE_DIR=""
+}

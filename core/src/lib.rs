@@ -1,5 +1,6 @@
 //! Tessera's core: identity keys, cards, the message and stream envelope, password
-//! backups and tokens, as specified byte by byte in `docs/FORMAT.md`.
+//! backups and tokens, as specified byte by byte in `docs/FORMAT.md`, and the device-side
+//! client built on them ([`client::Tessera`], docs/CLIENT.md).
 //!
 //! Every parser in this crate returns a typed error on malformed input and never panics.
 //! Secrets are zeroized on drop and redacted in `Debug` output.
@@ -7,6 +8,7 @@
 
 pub mod backup;
 pub mod card;
+pub mod client;
 mod encoding;
 pub mod envelope;
 pub mod group;

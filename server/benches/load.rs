@@ -1,0 +1,568 @@
+//! Load benchmark of tessera-server (run by scripts/bench-server; not a test).
+//!
+//! Starts the real `tessera-server` binary on SQLite and on PostgreSQL (a fresh database
+//! on the server named by `TESSERA_TEST_POSTGRES_URL`), and a bare axum "hello" server as
+//! the ceiling, each as its own process on 127.0.0.1, then drives them from this process
+//! with keep-alive HTTP/1.1 connections and reports throughput and latency percentiles:
+//!
+//! - `hello`: GET /hello on the bare axum server (the ceiling);
+//! - `search 1`, `search 100`, `search 1000`: POST /v1/cards/search with that many
+//!   identities, all of which have an active card;
+//! - `search 1000 @1`: the 1000-identity batch on one connection (unloaded latency);
+//! - `publish`: POST /v1/cards, each a new identity's first card.
+//!
+//! Every run is bounded in time and request count, and sends to loopback only.
+//! Arguments: `--seconds N` per scenario (default 5), `--connections N` (default 64),
+//! `--only sqlite|postgres`.
+
+use std::{
+    error::Error,
+    net::SocketAddr,
+    path::Path,
+    process::Stdio,
+    str::FromStr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, body::Bytes};
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use sqlx::Connection;
+use tessera_core::{AppKey, Card, Identity, IdentityKeyPair, Timestamp};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    net::TcpStream,
+    process::{Child, Command},
+};
+
+type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
+
+/// Identities that get a card before the searches.
+const DIRECTORY_SIZE: usize = 1000;
+/// Most requests one scenario sends (a bound on top of the duration).
+const MAX_REQUESTS_PER_SCENARIO: usize = 2_000_000;
+/// Most cards the publish scenario may use (pre-generated).
+const MAX_PUBLISHES: usize = 20_000;
+
+struct Options {
+    seconds: u64,
+    connections: usize,
+    only: Option<String>,
+}
+
+fn parse_options() -> BenchResult<Options> {
+    let mut options = Options {
+        seconds: 5,
+        connections: 64,
+        only: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--seconds" => options.seconds = args.next().ok_or("--seconds N")?.parse()?,
+            "--connections" => {
+                options.connections = args.next().ok_or("--connections N")?.parse()?
+            }
+            "--only" => options.only = Some(args.next().ok_or("--only sqlite|postgres")?),
+            // cargo bench passes --bench; anything else is ignored like criterion does.
+            _ => {}
+        }
+    }
+    Ok(options)
+}
+
+fn main() -> BenchResult<()> {
+    if std::env::args().nth(1).as_deref() == Some("hello-server") {
+        return hello_server();
+    }
+    let options = parse_options()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(options))
+}
+
+/// The ceiling: a bare axum app with one route, served the way tessera-server serves.
+fn hello_server() -> BenchResult<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let app = axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        println!("hello listening on http://{}", listener.local_addr()?);
+        axum::serve(listener, app).await?;
+        Ok(())
+    })
+}
+
+/// A child process that prints `... listening on http://ADDR` first.
+struct Process {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Process {
+    async fn start(mut command: Command) -> BenchResult<Self> {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await??
+            .ok_or("the process exited before listening")?;
+        let address = line
+            .rsplit("http://")
+            .next()
+            .ok_or("no address in the first line")?
+            .parse()?;
+        Ok(Self { child, address })
+    }
+
+    async fn stop(mut self) -> BenchResult<()> {
+        if let Some(pid) = self.child.id() {
+            Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await?;
+        }
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await??;
+        Ok(())
+    }
+}
+
+/// What a scenario sends on each connection.
+type RequestFactory = Arc<dyn Fn(usize, usize) -> Option<Request<Full<Bytes>>> + Send + Sync>;
+
+struct Measurement {
+    name: String,
+    database: &'static str,
+    connections: usize,
+    requests: usize,
+    errors: usize,
+    seconds: f64,
+    latencies_us: Vec<u64>,
+}
+
+impl Measurement {
+    fn throughput(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+
+    fn percentile_ms(&self, fraction: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let index = ((self.latencies_us.len() as f64 - 1.0) * fraction).round() as usize;
+        self.latencies_us
+            .get(index)
+            .map_or(f64::NAN, |us| *us as f64 / 1000.0)
+    }
+}
+
+/// Drives `connections` keep-alive connections for `duration`; `make(connection, n)`
+/// builds the n-th request of a connection (None: that connection is done).
+async fn measure(
+    name: &str,
+    database: &'static str,
+    address: SocketAddr,
+    connections: usize,
+    duration: Duration,
+    expected_status: u16,
+    make: RequestFactory,
+) -> BenchResult<Measurement> {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let per_connection_cap = MAX_REQUESTS_PER_SCENARIO / connections.max(1);
+    let mut tasks = Vec::with_capacity(connections);
+    for connection in 0..connections {
+        let make = make.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = TcpStream::connect(address).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, driver) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(driver);
+            let mut latencies = Vec::with_capacity(4096);
+            let mut errors = 0usize;
+            for n in 0..per_connection_cap {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let Some(request) = make(connection, n) else {
+                    break;
+                };
+                let sent = Instant::now();
+                sender.ready().await?;
+                let response = sender.send_request(request).await?;
+                let status = response.status().as_u16();
+                response.into_body().collect().await?;
+                latencies.push(sent.elapsed().as_micros() as u64);
+                if status != expected_status {
+                    errors += 1;
+                }
+            }
+            BenchResult::Ok((latencies, errors))
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (latencies, task_errors) = task.await??;
+        latencies_us.extend(latencies);
+        errors += task_errors;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    latencies_us.sort_unstable();
+    Ok(Measurement {
+        name: name.to_owned(),
+        database,
+        connections,
+        requests: latencies_us.len(),
+        errors,
+        seconds,
+        latencies_us,
+    })
+}
+
+fn json_request(
+    address: SocketAddr,
+    path: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> Option<Request<Full<Bytes>>> {
+    Request::post(path)
+        .header("host", address.to_string())
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .ok()
+}
+
+async fn create_postgres_database(admin_url: &str) -> BenchResult<String> {
+    let mut random = [0u8; 6];
+    getrandom::fill(&mut random).map_err(|e| e.to_string())?;
+    let name: String = std::iter::once("tessera_bench_".to_owned())
+        .chain(random.iter().map(|b| format!("{b:02x}")))
+        .collect();
+    let options = sqlx::postgres::PgConnectOptions::from_str(admin_url)?;
+    let mut admin = sqlx::PgConnection::connect_with(&options).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    let base = admin_url.split('?').next().unwrap_or(admin_url);
+    let (server, _) = base.rsplit_once('/').ok_or("database URL without a path")?;
+    Ok(format!("{server}/{name}"))
+}
+
+fn new_card(identity: &str) -> BenchResult<Card> {
+    Ok(Card::create(
+        &IdentityKeyPair::generate()?,
+        Identity::new(identity)?,
+        Timestamp::now(),
+        None,
+    )?)
+}
+
+/// Runs every server scenario against one database.
+async fn bench_database(
+    database: &'static str,
+    database_url: Option<String>,
+    options: &Options,
+    results: &mut Vec<Measurement>,
+) -> BenchResult<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let binary = env!("CARGO_BIN_EXE_tessera-server");
+    let init = Command::new(binary)
+        .args(["init", "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::null())
+        .status()
+        .await?;
+    if !init.success() {
+        return Err("tessera-server init failed".into());
+    }
+    let mut command = Command::new(binary);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("TESSERA_LOG", "warn")
+        // Limits stay on (their cost is part of every request) but far above this load.
+        .env("TESSERA_IDENTITY_REQUESTS_PER_SECOND", "10000000")
+        .env("TESSERA_IDENTITY_BURST", "10000000")
+        .env("TESSERA_ADDRESS_REQUESTS_PER_SECOND", "10000000")
+        .env("TESSERA_ADDRESS_BURST", "10000000")
+        .env("TESSERA_DATABASE_MAX_CONNECTIONS", "16");
+    if let Some(url) = &database_url {
+        command.env("TESSERA_DATABASE_URL", url);
+    }
+    let server = Process::start(command).await?;
+    let address = server.address;
+    let app_key = read_key(&data)?;
+    let app_id = read_app_id(&data)?;
+    let token = |identity: &str| -> BenchResult<String> {
+        Ok(app_key.mint(&app_id, &Identity::new(identity)?, Timestamp::now(), 3600))
+    };
+    let connections = options.connections;
+    let duration = Duration::from_secs(options.seconds);
+    let client_tokens: Arc<Vec<String>> = Arc::new(
+        (0..connections)
+            .map(|c| token(&format!("bench-client-{c}")))
+            .collect::<BenchResult<_>>()?,
+    );
+
+    // The directory: DIRECTORY_SIZE identities with an active card (not measured).
+    let mut seed_cards = Vec::with_capacity(DIRECTORY_SIZE);
+    for i in 0..DIRECTORY_SIZE {
+        let identity = format!("user{i}");
+        let card = new_card(&identity)?;
+        seed_cards.push(json_request(
+            address,
+            "/v1/cards",
+            &token(&identity)?,
+            &json!({ "card": card.to_wire() }),
+        ));
+    }
+    let seed_cards = Arc::new(std::sync::Mutex::new(seed_cards));
+    let seeding = measure(
+        "seed",
+        database,
+        address,
+        connections,
+        Duration::from_secs(300),
+        201,
+        {
+            let seed_cards = seed_cards.clone();
+            Arc::new(move |_, _| seed_cards.lock().ok()?.pop().flatten())
+        },
+    )
+    .await?;
+    if seeding.errors > 0 || seeding.requests != DIRECTORY_SIZE {
+        return Err(format!("seeding the directory failed ({} errors)", seeding.errors).into());
+    }
+
+    for (label, batch) in [
+        ("search 1", 1usize),
+        ("search 100", 100),
+        ("search 1000", 1000),
+    ] {
+        let tokens = client_tokens.clone();
+        let make: RequestFactory = Arc::new(move |connection, n| {
+            let start = (connection * 7919 + n * 104_729) % DIRECTORY_SIZE;
+            let identities: Vec<String> = (0..batch)
+                .map(|k| format!("user{}", (start + k) % DIRECTORY_SIZE))
+                .collect();
+            json_request(
+                address,
+                "/v1/cards/search",
+                tokens.get(connection)?,
+                &json!({ "identities": identities }),
+            )
+        });
+        // Warm-up (connections, statement caches, token cache), not reported.
+        measure(
+            label,
+            database,
+            address,
+            connections,
+            Duration::from_secs(1),
+            200,
+            make.clone(),
+        )
+        .await?;
+        let measured = measure(label, database, address, connections, duration, 200, make).await?;
+        check_results(&measured, batch)?;
+        results.push(measured);
+    }
+    {
+        let tokens = client_tokens.clone();
+        let make: RequestFactory = Arc::new(move |_, n| {
+            let identities: Vec<String> = (0..1000)
+                .map(|k| format!("user{}", (n * 31 + k) % DIRECTORY_SIZE))
+                .collect();
+            json_request(
+                address,
+                "/v1/cards/search",
+                tokens.first()?,
+                &json!({ "identities": identities }),
+            )
+        });
+        results.push(measure("search 1000 @1", database, address, 1, duration, 200, make).await?);
+    }
+
+    // Publish: every request a new identity's first card, pre-generated.
+    let per_connection = MAX_PUBLISHES / connections.max(1);
+    let mut publishes: Vec<Vec<Option<Request<Full<Bytes>>>>> = Vec::with_capacity(connections);
+    for connection in 0..connections {
+        let mut queue = Vec::with_capacity(per_connection);
+        for n in 0..per_connection {
+            let identity = format!("new-{connection}-{n}");
+            let card = new_card(&identity)?;
+            queue.push(json_request(
+                address,
+                "/v1/cards",
+                &token(&identity)?,
+                &json!({ "card": card.to_wire() }),
+            ));
+        }
+        queue.reverse();
+        publishes.push(queue);
+    }
+    let publishes = Arc::new(
+        publishes
+            .into_iter()
+            .map(std::sync::Mutex::new)
+            .collect::<Vec<_>>(),
+    );
+    let make: RequestFactory =
+        Arc::new(move |connection, _| publishes.get(connection)?.lock().ok()?.pop().flatten());
+    results.push(
+        measure(
+            "publish",
+            database,
+            address,
+            connections,
+            duration,
+            201,
+            make,
+        )
+        .await?,
+    );
+
+    server.stop().await?;
+    Ok(())
+}
+
+/// A search must have found every identity it asked for.
+fn check_results(measurement: &Measurement, _batch: usize) -> BenchResult<()> {
+    if measurement.errors > 0 {
+        return Err(format!(
+            "{} on {}: {} requests failed",
+            measurement.name, measurement.database, measurement.errors
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn read_key(data: &Path) -> BenchResult<AppKey> {
+    Ok(tessera_server::data_dir::read_app_key(
+        &data.join("app-key.secret"),
+    )?)
+}
+
+fn read_app_id(data: &Path) -> BenchResult<String> {
+    Ok(tessera_server::Config::load(data, |_| None)?.app_id)
+}
+
+async fn run(options: Options) -> BenchResult<()> {
+    let mut results = Vec::new();
+    let hello = Process::start({
+        let mut command = Command::new(std::env::current_exe()?);
+        command.arg("hello-server");
+        command
+    })
+    .await?;
+    let hello_address = hello.address;
+    let make: RequestFactory = Arc::new(move |_, _| {
+        Request::get("/hello")
+            .header("host", hello_address.to_string())
+            .body(Full::new(Bytes::new()))
+            .ok()
+    });
+    measure(
+        "hello",
+        "-",
+        hello_address,
+        options.connections,
+        Duration::from_secs(1),
+        200,
+        make.clone(),
+    )
+    .await?;
+    let ceiling = measure(
+        "hello (bare axum)",
+        "-",
+        hello_address,
+        options.connections,
+        Duration::from_secs(options.seconds),
+        200,
+        make,
+    )
+    .await?;
+    let ceiling_throughput = ceiling.throughput();
+    results.push(ceiling);
+    hello.stop().await?;
+
+    if options.only.as_deref() != Some("postgres") {
+        bench_database("sqlite", None, &options, &mut results).await?;
+    }
+    if options.only.as_deref() != Some("sqlite") {
+        let admin_url = std::env::var("TESSERA_TEST_POSTGRES_URL").map_err(
+            |_| "TESSERA_TEST_POSTGRES_URL is not set; scripts/bench-server starts a PostgreSQL",
+        )?;
+        let url = create_postgres_database(&admin_url).await?;
+        bench_database("postgres", Some(url), &options, &mut results).await?;
+    }
+
+    println!();
+    println!(
+        "{:<20} {:<9} {:>5} {:>9} {:>12} {:>8} {:>8} {:>8} {:>9}",
+        "scenario",
+        "database",
+        "conns",
+        "requests",
+        "requests/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "vs hello"
+    );
+    for m in &results {
+        println!(
+            "{:<20} {:<9} {:>5} {:>9} {:>12.0} {:>8.2} {:>8.2} {:>8.2} {:>8.1}%",
+            m.name,
+            m.database,
+            m.connections,
+            m.requests,
+            m.throughput(),
+            m.percentile_ms(0.50),
+            m.percentile_ms(0.99),
+            m.percentile_ms(1.0),
+            100.0 * m.throughput() / ceiling_throughput
+        );
+    }
+    println!();
+    for m in results.iter().filter(|m| m.name == "search 1") {
+        let ratio = m.throughput() / ceiling_throughput;
+        println!(
+            "target {}: single-identity search {:.0}% of hello (>= 40%: {}), p99 {:.2} ms (< 10 ms: {})",
+            m.database,
+            100.0 * ratio,
+            verdict(ratio >= 0.40),
+            m.percentile_ms(0.99),
+            verdict(m.percentile_ms(0.99) < 10.0)
+        );
+    }
+    for m in results.iter().filter(|m| m.name == "search 1000 @1") {
+        println!(
+            "target {}: 1000-identity batch p50 {:.2} ms, p99 {:.2} ms (< 25 ms: {})",
+            m.database,
+            m.percentile_ms(0.50),
+            m.percentile_ms(0.99),
+            verdict(m.percentile_ms(0.99) < 25.0)
+        );
+    }
+    Ok(())
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "MISSED" }
+}

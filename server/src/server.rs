@@ -1,0 +1,317 @@
+//! Assembles the HTTP service: shared state, the router of docs/API.md, the middleware
+//! that every request passes (metrics, request log, per-address rate limit), and serving
+//! with graceful shutdown.
+
+use std::{
+    future::Future,
+    net::{IpAddr, SocketAddr},
+    ops::Deref,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{delete, get, post, put},
+};
+use thiserror::Error;
+use tokio::{net::TcpListener, sync::Notify, task::JoinHandle};
+
+use crate::{
+    api::{backups, cards, groups, health, log},
+    auth::Authenticator,
+    config::{Config, Limits},
+    error::ApiError,
+    limits::{RateLimiter, retry_after_seconds},
+    metrics::Metrics,
+    storage::{self, Storage, StorageError},
+};
+
+/// Why the server could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Storage(#[from] StorageError),
+    /// An app public key is not a valid Ed25519 key.
+    #[error("app public key: {0}")]
+    AppKey(#[from] tessera_core::TokenError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// What every request handler shares.
+pub struct SharedState {
+    /// The database.
+    pub storage: Arc<dyn Storage>,
+    /// Token verification.
+    pub auth: Authenticator,
+    /// Requests per identity, if limited.
+    pub identity_limiter: Option<RateLimiter<String>>,
+    /// Requests per client address, if limited.
+    pub address_limiter: Option<RateLimiter<IpAddr>>,
+    /// Size and batch limits.
+    pub limits: Limits,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Take the client address from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
+}
+
+/// Cheaply clonable handle on [`SharedState`], the axum state of every route.
+#[derive(Clone)]
+pub struct AppState(Arc<SharedState>);
+
+impl Deref for AppState {
+    type Target = SharedState;
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// State for `config` over an open `storage`.
+    pub fn new(config: &Config, storage: Arc<dyn Storage>) -> Result<Self, StartError> {
+        let limits = config.limits;
+        Ok(Self(Arc::new(SharedState {
+            storage,
+            auth: Authenticator::new(config)?,
+            identity_limiter: RateLimiter::new(
+                limits.identity_requests_per_second,
+                limits.identity_burst,
+            ),
+            address_limiter: RateLimiter::new(
+                limits.address_requests_per_second,
+                limits.address_burst,
+            ),
+            limits,
+            metrics: Metrics::new(),
+            trust_forwarded_for: config.trust_forwarded_for,
+        })))
+    }
+}
+
+/// The complete HTTP service.
+pub fn router(state: AppState) -> Router {
+    let limits = state.limits;
+    let api = Router::new()
+        .route("/v1/cards", post(cards::publish))
+        .route("/v1/cards/search", post(cards::search))
+        .route("/v1/cards/outdated", post(cards::outdated))
+        .route("/v1/cards/{id}", get(cards::get))
+        .route("/v1/cards/{id}/revoke", post(cards::revoke))
+        .route("/v1/identities/{identity}/cards", get(cards::history))
+        .route(
+            "/v1/backups/{name}",
+            put(backups::put).get(backups::get).delete(backups::delete),
+        )
+        .route(
+            "/v1/groups/{group_id}/tickets/{epoch}",
+            put(groups::put_ticket).layer(DefaultBodyLimit::max(limits.max_ticket_body_bytes)),
+        )
+        .route("/v1/groups/{group_id}/tickets", get(groups::list_tickets))
+        .route("/v1/groups/{group_id}", delete(groups::delete))
+        .route("/v1/log/head", get(log::head))
+        .route("/v1/log", get(log::entries))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limit_by_address,
+        ));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(health::openapi))
+        .fallback(|| async { ApiError::NotFound("no such endpoint; see /openapi.json".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Metrics and the request log. Logs the route template, never the concrete path (which
+/// holds identities and names), and never headers or bodies.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    state.metrics.request_started();
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .request_finished(method.as_str(), &route, status, elapsed);
+    tracing::debug!(
+        method = %method,
+        route = %route,
+        status,
+        micros = elapsed.as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+/// The client's address: the TCP peer, or behind a trusted proxy the last
+/// `X-Forwarded-For` entry (the one the proxy itself appended).
+fn client_address(request: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
+    if trust_forwarded_for {
+        let forwarded = request
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .last()
+            .and_then(|last| last.trim().parse().ok());
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+async fn limit_by_address(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(limiter) = &state.address_limiter
+        && let Some(address) = client_address(&request, state.trust_forwarded_for)
+        && let Err(wait) = limiter.check(address)
+    {
+        state.metrics.count_rate_limited("address");
+        return ApiError::RateLimited {
+            retry_after_seconds: retry_after_seconds(wait),
+        }
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// A server started by [`spawn`].
+pub struct RunningServer {
+    /// The address it listens on (useful with port 0).
+    pub local_addr: SocketAddr,
+    stop: Arc<Notify>,
+    task: JoinHandle<Result<(), std::io::Error>>,
+}
+
+impl RunningServer {
+    /// Asks the server to stop accepting connections and waits until in-flight requests
+    /// are answered (or the grace period ends) and the database is closed.
+    pub async fn shutdown(self) -> Result<(), std::io::Error> {
+        self.stop.notify_one();
+        self.task
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+    }
+}
+
+/// Opens the database, binds `config.listen` and serves in a background task.
+pub async fn spawn(config: &Config) -> Result<RunningServer, StartError> {
+    let stop = Arc::new(Notify::new());
+    let signal = {
+        let stop = stop.clone();
+        async move { stop.notified().await }
+    };
+    let (listener, state) = prepare(config).await?;
+    let local_addr = listener.local_addr().map_err(|source| StartError::Listen {
+        address: config.listen,
+        source,
+    })?;
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    let task = tokio::spawn(serve(listener, state, signal, grace));
+    Ok(RunningServer {
+        local_addr,
+        stop,
+        task,
+    })
+}
+
+/// Opens the database and binds the listen address.
+pub async fn prepare(config: &Config) -> Result<(TcpListener, AppState), StartError> {
+    let storage = storage::connect(&config.database_url, config.database_max_connections).await?;
+    let state = AppState::new(config, storage)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            address: config.listen,
+            source,
+        })?;
+    Ok((listener, state))
+}
+
+/// Serves until `shutdown` completes, then stops accepting connections, lets in-flight
+/// requests finish for up to `grace`, and closes the database.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> Result<(), std::io::Error> {
+    let storage = state.storage.clone();
+    let draining = Arc::new(Notify::new());
+    let server = axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown({
+        let draining = draining.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            draining.notify_one();
+        }
+    });
+    let outcome = tokio::select! {
+        outcome = server => outcome,
+        () = async {
+            draining.notified().await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; closing remaining connections");
+            Ok(())
+        }
+    };
+    storage.close().await;
+    tracing::info!("stopped");
+    outcome
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+pub async fn termination_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM; only SIGINT stops the server");
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

@@ -1,0 +1,323 @@
+//! The authorization matrix: every protected endpoint refuses every kind of bad token
+//! with 401 and no data, and other identities' resources answer 403 or 404.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tessera_core::{AppKey, Timestamp, TokenClaims};
+
+use crate::harness::{Database, Reply, TestServer, b64, card, send};
+
+struct Fixture {
+    card_id: String,
+    snapshot: String,
+    backup_blob: String,
+    ticket: String,
+}
+
+async fn alice_owns_things(server: &TestServer) -> Fixture {
+    let alice = server.token("alice");
+    let card = card("alice", 1, None);
+    server.publish("alice", &card).await.expect(201, "");
+    let backup_blob = b64(b"alice's backup blob");
+    server
+        .put(
+            "/v1/backups/k",
+            Some(&alice),
+            &json!({ "blob": backup_blob }),
+        )
+        .await
+        .expect(201, "");
+    let ticket = b64(b"alice's group ticket");
+    server
+        .put(
+            "/v1/groups/g/tickets/0",
+            Some(&alice),
+            &json!({ "participants": ["alice", "bob"], "ticket": ticket }),
+        )
+        .await
+        .expect(201, "");
+    Fixture {
+        card_id: card.id().to_hex(),
+        snapshot: b64(card.snapshot()),
+        backup_blob,
+        ticket,
+    }
+}
+
+/// Every endpoint that needs a token, with a body that would succeed for Alice.
+fn protected_endpoints(fixture: &Fixture) -> Vec<(Method, String, Option<Value>)> {
+    let next = card("alice", 2, None);
+    vec![
+        (
+            Method::POST,
+            "/v1/cards".into(),
+            Some(json!({ "card": next.to_wire() })),
+        ),
+        (
+            Method::POST,
+            "/v1/cards/search".into(),
+            Some(json!({ "identities": ["alice"] })),
+        ),
+        (Method::GET, format!("/v1/cards/{}", fixture.card_id), None),
+        (
+            Method::POST,
+            format!("/v1/cards/{}/revoke", fixture.card_id),
+            Some(json!({})),
+        ),
+        (Method::GET, "/v1/identities/alice/cards".into(), None),
+        (
+            Method::POST,
+            "/v1/cards/outdated".into(),
+            Some(json!({ "card_ids": [fixture.card_id] })),
+        ),
+        (
+            Method::PUT,
+            "/v1/backups/k".into(),
+            Some(json!({ "blob": b64(b"overwrite") })),
+        ),
+        (Method::GET, "/v1/backups/k".into(), None),
+        (Method::DELETE, "/v1/backups/k".into(), None),
+        (
+            Method::PUT,
+            "/v1/groups/g/tickets/1".into(),
+            Some(json!({ "participants": ["alice"], "ticket": "" })),
+        ),
+        (Method::GET, "/v1/groups/g/tickets".into(), None),
+        (Method::DELETE, "/v1/groups/g".into(), None),
+    ]
+}
+
+fn jwt(header: &Value, claims: &Value, signature: &[u8]) -> String {
+    format!(
+        "{}.{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes()),
+        b64(signature)
+    )
+}
+
+/// Authorization header values that must all be refused.
+fn bad_authorizations(server: &TestServer) -> Vec<(&'static str, Option<String>)> {
+    let now = Timestamp::now().0;
+    let claims = |iat: u64, exp: u64, nbf: Option<u64>, iss: &str| TokenClaims {
+        iss: iss.into(),
+        sub: "alice".into(),
+        iat,
+        exp,
+        nbf,
+    };
+    let app = &server.app_id;
+    let good = server.token("alice");
+    let good_parts: Vec<&str> = good.split('.').collect();
+    let stranger = AppKey::from_seed([7; 32]);
+    let strangers_token = stranger.mint(
+        app,
+        &tessera_core::Identity::new("alice").unwrap(),
+        Timestamp::now(),
+        600,
+    );
+    let strangers_parts: Vec<&str> = strangers_token.split('.').collect();
+    // Stranger's claims and signature under our header (our kid): signed by the wrong key.
+    let wrong_key = format!(
+        "{}.{}.{}",
+        good_parts[0], strangers_parts[1], strangers_parts[2]
+    );
+    // Bob's valid token with the subject changed to alice.
+    let bobs = server.token("bob");
+    let bobs_parts: Vec<&str> = bobs.split('.').collect();
+    let forged_claims = b64(
+        json!({ "iss": app, "sub": "alice", "iat": now, "exp": now + 600 })
+            .to_string()
+            .as_bytes(),
+    );
+    let tampered = format!("{}.{}.{}", bobs_parts[0], forged_claims, bobs_parts[2]);
+    let kid = server.app_key.kid().to_owned();
+    let alice_claims = json!({ "iss": app, "sub": "alice", "iat": now, "exp": now + 600 });
+    vec![
+        ("missing", None),
+        ("empty bearer", Some("Bearer ".into())),
+        ("basic scheme", Some("Basic YWxpY2U6cGFzc3dvcmQ=".into())),
+        ("no scheme", Some(good.clone())),
+        ("not a jwt", Some("Bearer not-a-token".into())),
+        ("four parts", Some(format!("Bearer {good}.extra"))),
+        ("garbage parts", Some("Bearer !!!.???.***".into())),
+        ("too long", Some(format!("Bearer {}", "a".repeat(5000)))),
+        (
+            "expired",
+            Some(format!(
+                "Bearer {}",
+                server.token_with_claims(&claims(now - 7200, now - 3600, None, app))
+            )),
+        ),
+        (
+            "not yet valid (iat)",
+            Some(format!(
+                "Bearer {}",
+                server.token_with_claims(&claims(now + 3600, now + 4000, None, app))
+            )),
+        ),
+        (
+            "not yet valid (nbf)",
+            Some(format!(
+                "Bearer {}",
+                server.token_with_claims(&claims(now, now + 4000, Some(now + 3600), app))
+            )),
+        ),
+        (
+            "lifetime too long",
+            Some(format!(
+                "Bearer {}",
+                server.token_with_claims(&claims(now, now + 3 * 86_400, None, app))
+            )),
+        ),
+        (
+            "other app",
+            Some(format!(
+                "Bearer {}",
+                server.token_with_claims(&claims(now, now + 600, None, "other-app"))
+            )),
+        ),
+        ("unknown kid", Some(format!("Bearer {strangers_token}"))),
+        ("wrong key", Some(format!("Bearer {wrong_key}"))),
+        ("tampered claims", Some(format!("Bearer {tampered}"))),
+        (
+            "alg none",
+            Some(format!(
+                "Bearer {}",
+                jwt(
+                    &json!({ "alg": "none", "typ": "JWT", "kid": kid }),
+                    &alice_claims,
+                    b""
+                )
+            )),
+        ),
+        (
+            "alg HS256",
+            Some(format!(
+                "Bearer {}",
+                jwt(
+                    &json!({ "alg": "HS256", "typ": "JWT", "kid": kid }),
+                    &alice_claims,
+                    &[1; 32]
+                )
+            )),
+        ),
+        (
+            "no kid",
+            Some(format!(
+                "Bearer {}",
+                jwt(
+                    &json!({ "alg": "EdDSA", "typ": "JWT" }),
+                    &alice_claims,
+                    &[0; 64]
+                )
+            )),
+        ),
+    ]
+}
+
+fn assert_reveals_nothing(reply: &Reply, fixture: &Fixture, what: &str) {
+    for secret in [&fixture.snapshot, &fixture.backup_blob, &fixture.ticket] {
+        assert!(
+            !reply.text.contains(secret.as_str()),
+            "{what}: leaked data: {}",
+            reply.text
+        );
+    }
+}
+
+pub(crate) async fn every_bad_token_is_refused(database: Database) {
+    let server = TestServer::start(database).await;
+    let fixture = alice_owns_things(&server).await;
+    let endpoints = protected_endpoints(&fixture);
+    for (label, authorization) in bad_authorizations(&server) {
+        for (method, path, body) in &endpoints {
+            let mut request = server.request(method.clone(), path, None);
+            if let Some(value) = &authorization {
+                request = request.header("authorization", value);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let reply = send(request).await;
+            let what = format!("{label}: {method} {path}");
+            assert_eq!(reply.status, 401, "{what}: {}", reply.text);
+            assert_eq!(reply.code(), "unauthorized", "{what}");
+            assert_reveals_nothing(&reply, &fixture, &what);
+        }
+    }
+    // Nothing changed.
+    let alice = server.token("alice");
+    let card = server
+        .get(&format!("/v1/cards/{}", fixture.card_id), Some(&alice))
+        .await;
+    assert_eq!(card.json["card"]["status"], "active");
+    let backup = server.get("/v1/backups/k", Some(&alice)).await;
+    assert_eq!(backup.json["blob"], fixture.backup_blob);
+    assert_eq!(backup.json["version"], 1);
+    let tickets = server.get("/v1/groups/g/tickets", Some(&alice)).await;
+    assert_eq!(tickets.json["tickets"].as_array().unwrap().len(), 1);
+    server.stop().await;
+}
+
+pub(crate) async fn other_identities_resources_are_refused(database: Database) {
+    let server = TestServer::start(database).await;
+    let fixture = alice_owns_things(&server).await;
+    let bob = server.token("bob");
+    let mallory = server.token("mallory");
+
+    let checks: Vec<(&str, Reply, u16, &str)> = vec![
+        (
+            "bob revokes alice's card",
+            server
+                .post(&format!("/v1/cards/{}/revoke", fixture.card_id), Some(&bob), &json!({}))
+                .await,
+            403,
+            "forbidden",
+        ),
+        (
+            "bob publishes a card of alice",
+            server
+                .post("/v1/cards", Some(&bob), &json!({ "card": card("alice", 3, Some(tessera_core::CardId::from_hex(&fixture.card_id).unwrap())).to_wire() }))
+                .await,
+            403,
+            "forbidden",
+        ),
+        ("bob reads alice's backup", server.get("/v1/backups/k", Some(&bob)).await, 404, "not_found"),
+        ("bob deletes alice's backup", server.delete("/v1/backups/k", Some(&bob)).await, 404, "not_found"),
+        (
+            "bob adds a ticket to alice's group",
+            server
+                .put("/v1/groups/g/tickets/1", Some(&bob), &json!({ "participants": ["bob"], "ticket": "" }))
+                .await,
+            403,
+            "forbidden",
+        ),
+        ("bob deletes alice's group", server.delete("/v1/groups/g", Some(&bob)).await, 403, "forbidden"),
+        ("mallory lists alice's group", server.get("/v1/groups/g/tickets", Some(&mallory)).await, 404, "not_found"),
+        ("mallory deletes alice's group", server.delete("/v1/groups/g", Some(&mallory)).await, 404, "not_found"),
+    ];
+    for (what, reply, status, code) in checks {
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code),
+            "{what}: {}",
+            reply.text
+        );
+        assert_reveals_nothing(&reply, &fixture, what);
+    }
+    // Bob's own namespace is separate: his write does not touch Alice's backup.
+    server
+        .put(
+            "/v1/backups/k",
+            Some(&bob),
+            &json!({ "blob": b64(b"bob's") }),
+        )
+        .await
+        .expect(201, "");
+    let alices = server
+        .get("/v1/backups/k", Some(&server.token("alice")))
+        .await;
+    assert_eq!(alices.json["blob"], fixture.backup_blob);
+    server.stop().await;
+}

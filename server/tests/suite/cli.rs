@@ -1,0 +1,362 @@
+//! The `tessera-server` binary: init, token, serve; graceful shutdown on SIGTERM; logs
+//! free of secrets.
+
+use std::{
+    path::Path,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use serde_json::json;
+use tessera_core::{Timestamp, TokenVerifier};
+use tessera_server::{Config, data_dir::read_app_key};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    process::{Child, Command},
+};
+
+use crate::harness::{b64, card, send};
+
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_tessera-server");
+
+/// Runs the binary to completion with only the given environment.
+pub(crate) fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(BINARY)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// A `tessera-server serve` process on a random port.
+pub(crate) struct ServerProcess {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+    pub(crate) stderr: Arc<Mutex<String>>,
+}
+
+impl ServerProcess {
+    pub(crate) async fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(BINARY)
+            .args(["serve", "--data-dir"])
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .env_clear()
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut stderr_lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let collected = stderr.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr_lines.next_line().await {
+                let mut all = collected.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
+            .await
+            .expect("the server did not start within 30 s")
+            .unwrap()
+            .unwrap_or_else(|| panic!("the server exited: {}", stderr.lock().unwrap()));
+        let base = line
+            .strip_prefix("tessera-server listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .to_owned();
+        Self {
+            child,
+            base,
+            stderr,
+        }
+    }
+
+    pub(crate) fn address(&self) -> String {
+        self.base.strip_prefix("http://").unwrap().to_owned()
+    }
+
+    /// Sends SIGTERM.
+    pub(crate) fn terminate(&self) {
+        let pid = self.child.id().unwrap().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit and returns whether it succeeded.
+    pub(crate) async fn wait(&mut self) -> bool {
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the server did not exit within 30 s")
+            .unwrap()
+            .success()
+    }
+}
+
+/// The app id and a token for `identity` from a data directory.
+pub(crate) fn token_for(data_dir: &Path, identity: &str) -> String {
+    let config = Config::load(data_dir, |_| None).unwrap();
+    let key = read_app_key(&config.app_private_key_file).unwrap();
+    key.mint(
+        &config.app_id,
+        &tessera_core::Identity::new(identity).unwrap(),
+        Timestamp::now(),
+        1200,
+    )
+}
+
+pub(crate) async fn init_token_and_serve() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_text = data.to_str().unwrap();
+
+    let init = run(&["init", "--data-dir", data_text], &[]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let printed = String::from_utf8(init.stdout).unwrap();
+    let config = Config::load(&data, |_| None).unwrap();
+    assert!(printed.contains(&config.app_public_keys[0].to_text()));
+    assert!(printed.contains("tessera-server token --identity"));
+    let mode = |name: &str| {
+        std::fs::metadata(data.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("app-key.secret"), 0o600);
+    assert_eq!(mode("config.toml") & 0o077, 0);
+    let seed_text = std::fs::read_to_string(data.join("app-key.secret")).unwrap();
+    assert!(
+        !printed.contains(seed_text.trim()),
+        "init must not print the private key"
+    );
+
+    let again = run(&["init", "--data-dir", data_text], &[]);
+    assert!(!again.status.success(), "init must not overwrite keys");
+    assert_eq!(
+        std::fs::read_to_string(data.join("app-key.secret")).unwrap(),
+        seed_text
+    );
+
+    let minted = run(
+        &[
+            "token",
+            "--identity",
+            "alice",
+            "--ttl",
+            "5m",
+            "--data-dir",
+            data_text,
+        ],
+        &[],
+    );
+    assert!(
+        minted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&minted.stderr)
+    );
+    let stdout = String::from_utf8(minted.stdout).unwrap();
+    let token = stdout.lines().last().unwrap().trim().to_owned();
+    let verifier = TokenVerifier::new(config.app_id.clone())
+        .with_key(&config.app_public_keys[0].0)
+        .unwrap();
+    let claims = verifier.verify(&token, Timestamp::now()).unwrap();
+    assert_eq!(claims.sub, "alice");
+    assert_eq!(claims.exp - claims.iat, 300);
+    // Through the environment variable as well.
+    let via_env = run(
+        &["token", "--identity", "bob"],
+        &[("TESSERA_DATA_DIR", data_text)],
+    );
+    assert!(via_env.status.success());
+    for bad in [
+        vec![
+            "token",
+            "--identity",
+            "alice",
+            "--ttl",
+            "soon",
+            "--data-dir",
+            data_text,
+        ],
+        vec![
+            "token",
+            "--identity",
+            "alice",
+            "--ttl",
+            "3d",
+            "--data-dir",
+            data_text,
+        ],
+        vec!["token", "--identity", "a b", "--data-dir", data_text],
+        vec!["token", "--identity", "alice", "--data-dir", "/nonexistent"],
+    ] {
+        let output = run(&bad, &[]);
+        assert!(!output.status.success(), "{bad:?} should fail");
+        assert!(!output.stderr.is_empty());
+    }
+
+    let mut server = ServerProcess::start(&data, &[]).await;
+    let client = reqwest::Client::new();
+    let reply = send(
+        client
+            .put(format!("{}/v1/backups/cli", server.base))
+            .bearer_auth(&token)
+            .json(&json!({ "blob": b64(b"from the cli token") })),
+    )
+    .await;
+    reply.expect(201, "");
+    assert!(
+        data.join("tessera.db").exists(),
+        "SQLite lives in the data directory"
+    );
+    server.terminate();
+    assert!(server.wait().await, "clean exit after SIGTERM");
+}
+
+pub(crate) async fn sigterm_finishes_in_flight_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(
+        run(&["init", "--data-dir", data.to_str().unwrap()], &[])
+            .status
+            .success()
+    );
+    let mut server = ServerProcess::start(&data, &[]).await;
+    let token = token_for(&data, "alice");
+
+    // A request whose body is still arriving when SIGTERM comes.
+    let body = json!({ "blob": b64(&[9u8; 4000]) }).to_string();
+    let (first_half, second_half) = body.split_at(body.len() / 2);
+    let mut stream = tokio::net::TcpStream::connect(server.address())
+        .await
+        .unwrap();
+    let head = format!(
+        "PUT /v1/backups/in-flight HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(first_half.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // New connections are no longer accepted...
+    assert!(
+        tokio::net::TcpStream::connect(server.address())
+            .await
+            .is_err(),
+        "the listener closes on SIGTERM"
+    );
+    // ...but the request in flight completes.
+    stream.write_all(second_half.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(server.wait().await, "clean exit after SIGTERM");
+
+    let mut restarted = ServerProcess::start(&data, &[]).await;
+    let reply = send(
+        reqwest::Client::new()
+            .get(format!("{}/v1/backups/in-flight", restarted.base))
+            .bearer_auth(&token),
+    )
+    .await;
+    reply.expect(200, "");
+    restarted.terminate();
+    assert!(restarted.wait().await);
+}
+
+pub(crate) async fn logs_never_contain_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(
+        run(&["init", "--data-dir", data.to_str().unwrap()], &[])
+            .status
+            .success()
+    );
+    let mut server = ServerProcess::start(
+        &data,
+        &[("TESSERA_LOG", "trace"), ("TESSERA_LOG_FORMAT", "json")],
+    )
+    .await;
+    let identity = "secret-identity-4711";
+    let token = token_for(&data, identity);
+    let client = reqwest::Client::new();
+    let card = card(identity, 77, None);
+    let blob = b64(b"super secret backup payload");
+    let ticket = b64(b"super secret group ticket");
+    send(
+        client
+            .post(format!("{}/v1/cards", server.base))
+            .bearer_auth(&token)
+            .json(&json!({ "card": card.to_wire() })),
+    )
+    .await
+    .expect(201, "");
+    send(
+        client
+            .put(format!("{}/v1/backups/b", server.base))
+            .bearer_auth(&token)
+            .json(&json!({ "blob": blob })),
+    )
+    .await
+    .expect(201, "");
+    send(
+        client
+            .put(format!("{}/v1/groups/g/tickets/0", server.base))
+            .bearer_auth(&token)
+            .json(&json!({ "participants": [identity], "ticket": ticket })),
+    )
+    .await
+    .expect(201, "");
+    let tampered = format!("{token}x");
+    send(
+        client
+            .get(format!("{}/v1/backups/b", server.base))
+            .bearer_auth(&tampered),
+    )
+    .await
+    .expect(401, "unauthorized");
+    server.terminate();
+    assert!(server.wait().await);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let logs = server.stderr.lock().unwrap().clone();
+    assert!(
+        logs.contains("\"route\":\"/v1/backups/{name}\""),
+        "request logs are written: {logs}"
+    );
+    let seed = std::fs::read_to_string(data.join("app-key.secret")).unwrap();
+    let signature_part = token.rsplit('.').next().unwrap();
+    for secret in [
+        identity,
+        signature_part,
+        seed.trim(),
+        blob.as_str(),
+        ticket.as_str(),
+        &b64(card.snapshot()),
+        &b64(card.signature()),
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "the log contains {secret:?}:\n{logs}"
+        );
+    }
+}

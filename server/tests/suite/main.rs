@@ -1,0 +1,97 @@
+//! tessera-server's test suite: the API over real HTTP on 127.0.0.1 and the storage
+//! trait, each against SQLite and PostgreSQL; the crash test and the command line
+//! against the real binary.
+//!
+//! The PostgreSQL tests need `TESSERA_TEST_POSTGRES_URL` (scripts/test starts a private
+//! PostgreSQL and sets it); without it they fail rather than being skipped.
+
+// Test code: an unmet expectation must fail the test loudly. clippy.toml allows these in
+// `#[test]` functions; the helpers of an integration test crate need the same.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod auth;
+mod backups;
+mod cards;
+mod cli;
+mod crash;
+mod groups;
+mod harness;
+mod limits;
+mod log;
+mod operations;
+mod storage;
+
+/// Declares each test once per database: `sqlite::<name>` and `postgres::<name>`.
+macro_rules! on_both_databases {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::$module::$test(crate::harness::Database::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::$module::$test(crate::harness::Database::Postgres).await;
+                }
+            )*
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn readiness_follows_the_database() {
+                crate::operations::readiness_follows_the_database().await;
+            }
+        }
+    };
+}
+
+on_both_databases!(
+    cards::card_endpoints_happy_path,
+    cards::publish_rules_are_enforced,
+    cards::concurrent_publishes_have_one_winner,
+    cards::search_and_outdated_take_batches_of_a_thousand,
+    backups::backup_endpoints_happy_path,
+    backups::backup_preconditions_give_412,
+    backups::backups_are_private_and_validated,
+    groups::group_ticket_rules_and_visibility,
+    groups::groups_hold_thousands_of_participants,
+    log::log_is_a_verifiable_hash_chain,
+    operations::operations_endpoints_answer,
+    auth::every_bad_token_is_refused,
+    auth::other_identities_resources_are_refused,
+    limits::size_and_batch_limits,
+    limits::rate_limits_answer_429,
+    limits::hostile_input_gets_clear_errors,
+    storage::storage_rules_hold,
+);
+
+/// Tests of the real binary (SQLite, its default database).
+mod binary {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn init_token_and_serve() {
+        crate::cli::init_token_and_serve().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sigterm_finishes_in_flight_requests() {
+        crate::cli::sigterm_finishes_in_flight_requests().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn logs_never_contain_secrets() {
+        crate::cli::logs_never_contain_secrets().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn acknowledged_writes_survive_sigkill() {
+        crate::crash::acknowledged_writes_survive_sigkill().await;
+    }
+}

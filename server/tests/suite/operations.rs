@@ -1,0 +1,128 @@
+//! Health, readiness, metrics, the OpenAPI document, unknown paths and methods.
+
+use serde_json::Value;
+
+use crate::harness::{Database, TestServer, card};
+
+/// Every path of docs/API.md, as the OpenAPI document must list it.
+pub(crate) const API_PATHS: &[(&str, &[&str])] = &[
+    ("/v1/cards", &["post"]),
+    ("/v1/cards/search", &["post"]),
+    ("/v1/cards/{id}", &["get"]),
+    ("/v1/cards/{id}/revoke", &["post"]),
+    ("/v1/identities/{identity}/cards", &["get"]),
+    ("/v1/cards/outdated", &["post"]),
+    ("/v1/backups/{name}", &["put", "get", "delete"]),
+    ("/v1/groups/{group_id}/tickets/{epoch}", &["put"]),
+    ("/v1/groups/{group_id}/tickets", &["get"]),
+    ("/v1/groups/{group_id}", &["delete"]),
+    ("/v1/log/head", &["get"]),
+    ("/v1/log", &["get"]),
+    ("/healthz", &["get"]),
+    ("/readyz", &["get"]),
+    ("/metrics", &["get"]),
+    ("/openapi.json", &["get"]),
+];
+
+pub(crate) async fn operations_endpoints_answer(database: Database) {
+    let server = TestServer::start(database).await;
+    let health = server.get("/healthz", None).await;
+    assert_eq!((health.status, health.text.trim()), (200, "ok"));
+    let ready = server.get("/readyz", None).await;
+    assert_eq!(ready.status, 200);
+
+    server
+        .publish("alice", &card("alice", 1, None))
+        .await
+        .expect(201, "");
+    let metrics = server.get("/metrics", None).await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    assert!(metrics.text.contains(
+        "tessera_http_requests_total{route=\"/v1/cards\",method=\"POST\",status=\"201\"} 1"
+    ));
+    assert!(metrics.text.contains("tessera_http_request_duration_seconds_bucket{route=\"/v1/cards\",method=\"POST\",le=\"+Inf\"} 1"));
+    assert!(!metrics.text.contains("alice"), "no identities in metrics");
+
+    let openapi = server.get("/openapi.json", None).await;
+    assert_eq!(openapi.status, 200);
+    assert_eq!(
+        openapi.json["openapi"].as_str().unwrap().get(..2),
+        Some("3.")
+    );
+    let paths = openapi.json["paths"].as_object().unwrap();
+    for (path, methods) in API_PATHS {
+        let item = paths
+            .get(*path)
+            .unwrap_or_else(|| panic!("openapi.json lacks {path}"));
+        for method in *methods {
+            assert!(
+                item.get(*method).is_some(),
+                "openapi.json lacks {method} {path}"
+            );
+        }
+    }
+    assert_eq!(
+        paths.len(),
+        API_PATHS.len(),
+        "openapi.json lists unknown paths"
+    );
+    check_refs_resolve(&openapi.json, &openapi.json);
+
+    server
+        .get("/v2/nothing", None)
+        .await
+        .expect(404, "not_found");
+    server
+        .delete("/v1/log", None)
+        .await
+        .expect(405, "method_not_allowed");
+    server.stop().await;
+}
+
+/// Every `$ref` in the document points at something that exists.
+fn check_refs_resolve(document: &Value, node: &Value) {
+    match node {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("$ref") {
+                let pointer = reference.strip_prefix('#').unwrap();
+                assert!(
+                    document.pointer(pointer).is_some(),
+                    "dangling $ref {reference}"
+                );
+            }
+            map.values().for_each(|v| check_refs_resolve(document, v));
+        }
+        Value::Array(items) => items.iter().for_each(|v| check_refs_resolve(document, v)),
+        _ => {}
+    }
+}
+
+/// The PostgreSQL database goes away: /readyz says 503, /healthz still 200, and a
+/// request that needs the database gets a JSON 500 instead of hanging or crashing.
+/// (PostgreSQL only: an SQLite file cannot go away under open connections.)
+pub(crate) async fn readiness_follows_the_database() {
+    let server = TestServer::start(Database::Postgres).await;
+    assert_eq!(server.get("/readyz", None).await.status, 200);
+    let admin_url = std::env::var(crate::harness::POSTGRES_URL_VARIABLE).unwrap();
+    let name = server.database_url.rsplit('/').next().unwrap().to_owned();
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    server.get("/readyz", None).await.expect(503, "unavailable");
+    server
+        .get("/v1/log/head", None)
+        .await
+        .expect(500, "internal");
+    assert_eq!(server.get("/healthz", None).await.status, 200);
+    server.stop().await;
+}
