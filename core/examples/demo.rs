@@ -29,7 +29,10 @@ impl TokenProvider for Backend {
 }
 
 async fn device(url: &str, key: &Arc<AppKey>, user: &str) -> Tessera {
-    let backend = Arc::new(Backend { key: key.clone(), user: Identity::new(user).unwrap() });
+    let backend = Arc::new(Backend {
+        key: key.clone(),
+        user: Identity::new(user).unwrap(),
+    });
     Tessera::initialize(Config::new(url, Arc::new(InMemoryKeyStore::new()), backend))
         .await
         .unwrap()
@@ -52,9 +55,14 @@ async fn main() {
     config.listen = "127.0.0.1:0".parse().unwrap();
     let server = tessera_server::spawn(&config).await.unwrap();
     let url = format!("http://{}", server.local_addr);
-    step(&format!("tessera-server is listening on {url} (SQLite: {})", database.display()));
+    step(&format!(
+        "tessera-server is listening on {url} (SQLite: {})",
+        database.display()
+    ));
 
-    step("alice, bob and carol register: each device makes its keys and publishes a self-signed card");
+    step(
+        "alice, bob and carol register: each device makes its keys and publishes a self-signed card",
+    );
     let alice = device(&url, &app_key, "alice").await;
     let bob = device(&url, &app_key, "bob").await;
     let carol = device(&url, &app_key, "carol").await;
@@ -67,26 +75,59 @@ async fn main() {
     let found = alice.find_users(&["bob"]).await.unwrap();
     let secret = b"The launch moves to Thursday. Keep it quiet.";
     let ciphertext = alice.auth_encrypt(secret, &found).await.unwrap();
-    println!("   {} bytes of plaintext -> {} bytes of envelope", secret.len(), ciphertext.len());
-    let alice_card = bob.find_users(&["alice"]).await.unwrap().get("alice").unwrap().clone();
-    let plaintext = bob.auth_decrypt(&ciphertext, &alice_card, None).await.unwrap();
-    println!("   bob reads: {:?} (signature by alice verified)", String::from_utf8_lossy(&plaintext));
+    println!(
+        "   {} bytes of plaintext -> {} bytes of envelope",
+        secret.len(),
+        ciphertext.len()
+    );
+    let alice_card = bob
+        .find_users(&["alice"])
+        .await
+        .unwrap()
+        .get("alice")
+        .unwrap()
+        .clone();
+    let plaintext = bob
+        .auth_decrypt(&ciphertext, &alice_card, None)
+        .await
+        .unwrap();
+    println!(
+        "   bob reads: {:?} (signature by alice verified)",
+        String::from_utf8_lossy(&plaintext)
+    );
     let safety = bob.safety_number(&alice_card).await.unwrap();
     println!("   safety number bob/alice: {safety}");
 
     step("carol was not a recipient and cannot read it");
-    let refused = carol.auth_decrypt(&ciphertext, &alice_card, None).await.unwrap_err();
+    let refused = carol
+        .auth_decrypt(&ciphertext, &alice_card, None)
+        .await
+        .unwrap_err();
     println!("   carol gets: [{}] {refused}", refused.code());
 
     step("bob backs his key up under a password, then restores it on a brand-new device");
     let passwords = Tessera::derive_passwords("correct horse battery staple").unwrap();
-    bob.backup_private_key(&passwords.backup_password).await.unwrap();
+    bob.backup_private_key(&passwords.backup_password)
+        .await
+        .unwrap();
     let bob_laptop = device(&url, &app_key, "bob").await;
-    let wrong = bob_laptop.restore_private_key("not the password").await.unwrap_err();
+    let wrong = bob_laptop
+        .restore_private_key("not the password")
+        .await
+        .unwrap_err();
     println!("   wrong password: [{}] {wrong}", wrong.code());
-    bob_laptop.restore_private_key(&passwords.backup_password).await.unwrap();
-    let again = bob_laptop.auth_decrypt(&ciphertext, &alice_card, None).await.unwrap();
-    println!("   the new device reads the old message: {:?}", String::from_utf8_lossy(&again));
+    bob_laptop
+        .restore_private_key(&passwords.backup_password)
+        .await
+        .unwrap();
+    let again = bob_laptop
+        .auth_decrypt(&ciphertext, &alice_card, None)
+        .await
+        .unwrap();
+    println!(
+        "   the new device reads the old message: {:?}",
+        String::from_utf8_lossy(&again)
+    );
 
     step("alice starts a group with bob and carol, then removes carol");
     let everyone = alice.find_users(&["bob", "carol"]).await.unwrap();
@@ -95,13 +136,27 @@ async fn main() {
     let hello = group.encrypt(b"Welcome to the launch team").await.unwrap();
     println!(
         "   carol reads: {:?}",
-        String::from_utf8_lossy(&carol_group.decrypt(&hello, &alice_card, None).await.unwrap())
+        String::from_utf8_lossy(
+            &carol_group
+                .decrypt(&hello, &alice_card, None)
+                .await
+                .unwrap()
+        )
     );
     group.remove(&["carol"]).await.unwrap();
-    let later = group.encrypt(b"Carol has left; new plan attached").await.unwrap();
-    let locked_out = carol_group.decrypt(&later, &alice_card, None).await.unwrap_err();
+    let later = group
+        .encrypt(b"Carol has left; new plan attached")
+        .await
+        .unwrap();
+    let locked_out = carol_group
+        .decrypt(&later, &alice_card, None)
+        .await
+        .unwrap_err();
     println!("   after removal carol gets: [{}]", locked_out.code());
-    let bob_group = bob_laptop.load_group("launch-team", &alice_card).await.unwrap();
+    let bob_group = bob_laptop
+        .load_group("launch-team", &alice_card)
+        .await
+        .unwrap();
     println!(
         "   bob reads: {:?}",
         String::from_utf8_lossy(&bob_group.decrypt(&later, &alice_card, None).await.unwrap())
@@ -112,9 +167,17 @@ async fn main() {
     let stored = std::fs::read(&database).unwrap_or_default();
     let wal = std::fs::read(dir.path().join("tessera.db-wal")).unwrap_or_default();
     let everything = [stored, wal].concat();
-    for text in [&secret[..], b"Welcome to the launch team", b"correct horse battery staple"] {
+    for text in [
+        &secret[..],
+        b"Welcome to the launch team",
+        b"correct horse battery staple",
+    ] {
         let found = everything.windows(text.len()).any(|w| w == text);
-        println!("   {:<45} {}", format!("{:?}", String::from_utf8_lossy(text)), if found { "FOUND" } else { "absent" });
+        println!(
+            "   {:<45} {}",
+            format!("{:?}", String::from_utf8_lossy(text)),
+            if found { "FOUND" } else { "absent" }
+        );
     }
     println!("\nDone: the server only ever held public keys, signatures and ciphertext.");
 }
