@@ -28,16 +28,19 @@ ensure_rust_target() {
 }
 
 APT_UPDATED=""
-# ensure_apt PACKAGE COMMAND: installs a Debian package unless COMMAND is on PATH.
-ensure_apt() {
-  local package="$1" command="$2"
-  command -v "$command" >/dev/null 2>&1 && return 0
-  step "installing $package (apt)"
+# apt_install PACKAGE...: installs Debian packages (updating the index once per run).
+apt_install() {
+  step "installing $* (apt)"
   if [ -z "$APT_UPDATED" ]; then
     apt-get update -qq
     APT_UPDATED=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# ensure_apt PACKAGE COMMAND: installs a Debian package unless COMMAND is on PATH.
+ensure_apt() {
+  command -v "$2" >/dev/null 2>&1 || apt_install "$1"
 }
 
 # ensure_cargo_tool CRATE VERSION BINARY: a pinned cargo-installed tool.
@@ -68,12 +71,7 @@ start_private_postgres() {
   local durable="${1:-}" bin
   bin="$(postgres_bin_dir || true)"
   if [ -z "$bin" ]; then
-    step "installing postgresql (apt)"
-    if [ -z "$APT_UPDATED" ]; then
-      apt-get update -qq
-      APT_UPDATED=1
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    apt_install postgresql
     bin="$(postgres_bin_dir)"
   fi
   local -a as_owner=()
@@ -124,4 +122,18 @@ stop_private_postgres() {
   fi
   rm -rf "$PG_PRIVATE_DIR"
   PG_PRIVATE_DIR=""
+}
+
+# ensure_python_venv DIR REQUIREMENTS: a virtualenv with pinned packages, rebuilt when the
+# requirements change.
+ensure_python_venv() {
+  local dir="$1" requirements="$2"
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
+  if [ ! -x "$dir/bin/python" ] || ! cmp -s "$requirements" "$dir/requirements.txt"; then
+    step "creating Python environment $dir"
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$dir/requirements.txt"
+  fi
 }

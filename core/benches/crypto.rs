@@ -60,6 +60,15 @@ fn floor_primitives(c: &mut Criterion) {
             }
         })
     });
+    g.bench_function("blake3_10MiB", |b| {
+        b.iter(|| {
+            let mut hasher = blake3::Hasher::new();
+            for chunk in big.chunks(CHUNK_LENGTH) {
+                hasher.update(chunk);
+            }
+            black_box(hasher.finalize())
+        })
+    });
     g.finish();
 }
 
@@ -190,6 +199,14 @@ fn report() {
         mb / (stream / 1e9),
         mb / (raw / 1e9),
         raw / stream
+    );
+    let hash = f("floor/blake3_10MiB");
+    println!(
+        "{:<28} {:>8.0} MB/s: stream floor (AEAD + BLAKE3) {:.0} MB/s, {:.2}× of it",
+        "  signed-digest hashing",
+        mb / (hash / 1e9),
+        mb / ((raw + hash) / 1e9),
+        (raw + hash) / stream
     );
     let stream_dec = f("ops/stream_decrypt_10MiB");
     println!(

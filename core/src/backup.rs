@@ -55,6 +55,21 @@ pub enum BackupError {
     Randomness(#[from] RandomnessUnavailable),
 }
 
+impl BackupError {
+    /// A stable snake_case name for this kind of failure.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::UnsupportedVersion(_) => "unsupported_version",
+            Self::UnsupportedKdf(_) => "unsupported_kdf",
+            Self::ParametersOutOfRange => "parameters_out_of_range",
+            Self::WrongPassword => "wrong_password",
+            Self::EmptyPassword => "empty_password",
+            Self::Randomness(_) => "randomness_unavailable",
+        }
+    }
+}
+
 /// Argon2id cost parameters, stored in every blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KdfParams {

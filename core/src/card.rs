@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use ed25519_dalek::Signature;
+use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -51,6 +51,21 @@ pub enum CardError {
     /// Cards given as a rotation chain do not link up.
     #[error("broken card chain: {0}")]
     BrokenChain(&'static str),
+}
+
+impl CardError {
+    /// A stable snake_case name for this kind of failure.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::UnsupportedVersion(_) => "unsupported_version",
+            Self::InvalidIdentity(_) => "invalid_identity",
+            Self::InvalidKey(_) => "invalid_key",
+            Self::TimestampOutOfRange => "timestamp_out_of_range",
+            Self::BadSignature => "bad_signature",
+            Self::BrokenChain(_) => "broken_chain",
+        }
+    }
 }
 
 /// The name a user is known by (the token subject, the card's identity):
@@ -266,6 +281,8 @@ pub struct Card {
     signature: [u8; 64],
     content: CardContent,
     id: CardId,
+    /// The decompressed signing key, kept so each verification skips decompression.
+    verifying_key: VerifyingKey,
 }
 
 fn self_signature_input(snapshot: &[u8]) -> Vec<u8> {
@@ -294,11 +311,13 @@ impl Card {
         let snapshot = content.to_snapshot();
         let signature = keys.sign(&self_signature_input(&snapshot));
         let id = CardId::of_snapshot(&snapshot);
+        let verifying_key = content.keys.verifying_key()?;
         Ok(Self {
             snapshot,
             signature,
             content,
             id,
+            verifying_key,
         })
     }
 
@@ -308,17 +327,20 @@ impl Card {
         let signature: [u8; 64] = signature
             .try_into()
             .map_err(|_| CardError::Malformed("a signature is 64 bytes"))?;
-        let key = content.keys.verifying_key()?;
-        key.verify_strict(
-            &self_signature_input(snapshot),
-            &Signature::from_bytes(&signature),
-        )
-        .map_err(|_| CardError::BadSignature)?;
+        let verifying_key = content.keys.verifying_key()?;
+        verifying_key
+            .verify_strict(
+                &self_signature_input(snapshot),
+                &Signature::from_bytes(&signature),
+            )
+            .map_err(|_| CardError::BadSignature)?;
+        let id = CardId::of_snapshot(snapshot);
         Ok(Self {
             snapshot: snapshot.to_vec(),
             signature,
             content,
-            id: CardId::of_snapshot(snapshot),
+            id,
+            verifying_key,
         })
     }
 
@@ -340,6 +362,11 @@ impl Card {
     /// Shorthand for `content().keys`.
     pub fn public_keys(&self) -> &PublicKeys {
         &self.content.keys
+    }
+
+    /// The card's Ed25519 key, ready to verify signatures.
+    pub fn verifying_key(&self) -> &VerifyingKey {
+        &self.verifying_key
     }
 
     /// The signed snapshot bytes, verbatim.

@@ -63,6 +63,25 @@ pub enum TokenError {
     Randomness(#[from] RandomnessUnavailable),
 }
 
+impl TokenError {
+    /// A stable snake_case name for this kind of failure.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::UnsupportedAlgorithm => "unsupported_algorithm",
+            Self::UnsupportedCritical => "unsupported_critical",
+            Self::UnknownKey => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::LifetimeTooLong => "lifetime_too_long",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::InvalidSubject => "invalid_subject",
+            Self::Randomness(_) => "randomness_unavailable",
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Header {
     alg: String,
@@ -365,6 +384,16 @@ mod tests {
         assert_eq!(
             verifier.verify(&long, NOW),
             Err(TokenError::LifetimeTooLong)
+        );
+    }
+
+    #[test]
+    fn debug_never_prints_the_app_key_seed() {
+        let key = AppKey::from_seed([0xAB; 32]);
+        let text = format!("{key:?}");
+        assert!(
+            !text.contains("171") && !text.to_lowercase().contains("abab"),
+            "{text}"
         );
     }
 

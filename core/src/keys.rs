@@ -124,10 +124,18 @@ pub struct PublicKeys {
 }
 
 impl PublicKeys {
-    /// Checks both keys: the Ed25519 key decodes and is not of small order, and the X25519
-    /// key is not of small order.
+    /// Checks both keys: the Ed25519 key is a canonical encoding of a point that is not
+    /// of small order, and the X25519 key is canonical (bit 255 clear, below p) and not of
+    /// small order.
     pub fn validate(&self) -> Result<(), KeyError> {
         self.verifying_key()?;
+        // One key, one encoding: bit 255 clear and u < p = 2^255 - 19 (otherwise two byte
+        // strings, with two key ids, would name the same key).
+        let [low, middle @ .., high] = &self.encryption;
+        let at_least_p = *high == 0x7f && middle.iter().all(|b| *b == 0xff) && *low >= 0xed;
+        if *high & 0x80 != 0 || at_least_p {
+            return Err(KeyError::InvalidEncryptionKey);
+        }
         // A small-order X25519 point gives the same shared secret for every private key.
         let probe = StaticSecret::from([0x42; KEY_LENGTH]);
         if !probe
@@ -143,7 +151,10 @@ impl PublicKeys {
     pub fn verifying_key(&self) -> Result<VerifyingKey, KeyError> {
         let key =
             VerifyingKey::from_bytes(&self.signing).map_err(|_| KeyError::InvalidSigningKey)?;
-        if key.is_weak() {
+        // Small-order keys verify forged signatures; non-canonical encodings (y >= p)
+        // would give one key two ids.
+        let canonical = key.to_edwards().compress().to_bytes() == self.signing;
+        if key.is_weak() || !canonical {
             return Err(KeyError::InvalidSigningKey);
         }
         Ok(key)

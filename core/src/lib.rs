@@ -11,6 +11,7 @@ pub mod card;
 pub mod client;
 mod encoding;
 pub mod envelope;
+pub mod group;
 pub mod jwt;
 pub mod keys;
 mod random;
@@ -24,3 +25,6 @@ pub use jwt::{AppKey, TokenClaims, TokenError, TokenVerifier};
 pub use keys::{IdentityKeyPair, KeyId, PublicKeys, RootSecret};
 pub use safety_number::safety_number;
 pub use time::Timestamp;
+
+#[cfg(test)]
+mod test_vectors;

@@ -23,6 +23,9 @@ const WRAPPED_KEY_LENGTH: usize = 32 + 16;
 pub const X25519_STANZA_LENGTH: usize = STANZA_PREFIX_LENGTH + WRAPPED_KEY_LENGTH;
 /// Most recipients one envelope may address.
 pub const MAX_RECIPIENTS: usize = 100_000;
+/// Largest header a reader buffers (100 000 X25519 stanzas take 5.9 MB; the rest is room
+/// for larger future stanza kinds).
+pub const MAX_HEADER_LENGTH: usize = 16 << 20;
 const WRAP_INFO: &[u8] = b"tessera/v1/x25519-key-wrap";
 
 /// A parsed stanza, borrowed from the header bytes.
@@ -165,9 +168,9 @@ impl Header<'_> {
     pub(crate) fn unwrap_content_key(
         &self,
         secret: &StaticSecret,
+        own_public: &[u8; 32],
         own_key_id: KeyId,
     ) -> Result<Zeroizing<[u8; 32]>, DecryptError> {
-        let own_public = X25519Public::from(secret).to_bytes();
         let mut addressed = false;
         for stanza in &self.stanzas {
             if stanza.algorithm != ALG_X25519 || stanza.key_id != own_key_id {
@@ -178,7 +181,7 @@ impl Header<'_> {
             if !shared.was_contributory() {
                 continue;
             }
-            let key = wrap_key(shared.as_bytes(), &self.ephemeral, &own_public);
+            let key = wrap_key(shared.as_bytes(), &self.ephemeral, own_public);
             let (sealed, tag) = stanza.body.split_at(32);
             let mut content_key = Zeroizing::new([0u8; 32]);
             content_key.copy_from_slice(sealed);

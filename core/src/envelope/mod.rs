@@ -5,12 +5,12 @@
 //! [`Decryptor`] handle streams of any size in constant memory. Both produce and read the
 //! same bytes.
 
-mod header;
-mod stream;
+pub(crate) mod header;
+pub(crate) mod stream;
 
 use thiserror::Error;
 
-pub use header::{MAX_RECIPIENTS, X25519_STANZA_LENGTH};
+pub use header::{MAX_HEADER_LENGTH, MAX_RECIPIENTS, X25519_STANZA_LENGTH};
 pub use stream::{CHUNK_LENGTH, Decryptor, Encryptor, TRAILER_LENGTH};
 
 use crate::{
@@ -121,6 +121,25 @@ pub enum DecryptError {
     /// The sender cards given do not form a valid rotation chain.
     #[error("the sender's cards are invalid: {0}")]
     InvalidSenderCards(CardError),
+}
+
+impl DecryptError {
+    /// A stable snake_case name for this kind of failure (used by test vectors and by
+    /// the public error codes of the SDKs).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::UnsupportedVersion(_) => "unsupported_version",
+            Self::Truncated => "truncated",
+            Self::NotARecipient => "not_a_recipient",
+            Self::DecryptionFailed => "decryption_failed",
+            Self::WrongSender => "wrong_sender",
+            Self::SignatureInvalid => "signature_invalid",
+            Self::SignedWithPreviousKey { .. } => "signed_with_previous_key",
+            Self::SignerKeyReplaced { .. } => "signer_key_replaced",
+            Self::InvalidSenderCards(_) => "invalid_sender_cards",
+        }
+    }
 }
 
 /// Signs `plaintext` as `sender` and encrypts it to `recipients` in one call.

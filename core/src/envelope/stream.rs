@@ -5,7 +5,10 @@
 
 use std::{collections::HashSet, fmt};
 
-use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Tag, aead::AeadInOut};
+use chacha20poly1305::{
+    ChaCha20Poly1305, KeyInit, Tag,
+    aead::{AeadInOut, inout::InOutBuf},
+};
 use ed25519_dalek::{Signature, Signer, SigningKey};
 use hkdf::Hkdf;
 use sha2::{Digest, Sha256};
@@ -129,13 +132,25 @@ impl Encryptor {
             &randomness.content_key,
             &unique,
         )?;
-        let cipher = payload_cipher(
+        Ok(Self::from_header(
+            header_bytes,
             &randomness.content_key,
             &randomness.payload_nonce,
-            &header_bytes,
-        );
+            sender,
+        ))
+    }
+
+    /// An encryptor for any header whose payload is keyed by `content_key` (envelopes and
+    /// group messages share the payload construction, docs/FORMAT.md §4.3–4.5).
+    pub(crate) fn from_header(
+        header_bytes: Vec<u8>,
+        content_key: &[u8; 32],
+        payload_nonce: &[u8; header::PAYLOAD_NONCE_LENGTH],
+        sender: &IdentityKeyPair,
+    ) -> Self {
+        let cipher = payload_cipher(content_key, payload_nonce, &header_bytes);
         let digest = start_digest(&header_bytes);
-        Ok(Self {
+        Self {
             header: Some(header_bytes),
             cipher,
             digest,
@@ -143,14 +158,32 @@ impl Encryptor {
             signer_id: sender.public_keys().signing_key_id(),
             chunk: Vec::with_capacity(CHUNK_LENGTH),
             counter: 0,
-        })
+        }
     }
 
     /// Encrypts the next piece of plaintext, appending ciphertext to `out`.
-    pub fn update(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
+    pub fn update(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
         self.emit_header(out);
         self.digest.update(data);
-        self.push(data, out)
+        // The trailer always follows the data, so a chunk filled with data is never the
+        // last chunk and can be sealed as soon as it is full.
+        if !self.chunk.is_empty() {
+            let take = data.len().min(CHUNK_LENGTH - self.chunk.len());
+            let (now, rest) = data.split_at(take);
+            self.chunk.extend_from_slice(now);
+            data = rest;
+            if self.chunk.len() < CHUNK_LENGTH {
+                return Ok(());
+            }
+            self.seal_staged(false, out)?;
+        }
+        while data.len() >= CHUNK_LENGTH {
+            let (chunk, rest) = data.split_at(CHUNK_LENGTH);
+            self.seal(chunk, false, out)?;
+            data = rest;
+        }
+        self.chunk.extend_from_slice(data);
+        Ok(())
     }
 
     /// Signs, encrypts the trailer and the last chunk, appending them to `out`.
@@ -160,8 +193,17 @@ impl Encryptor {
         let mut trailer = [0u8; TRAILER_LENGTH];
         trailer[..8].copy_from_slice(&self.signer_id.0);
         trailer[8..].copy_from_slice(&signature.to_bytes());
-        self.push(&trailer, out)?;
-        self.seal_chunk(true, out)
+        let mut rest = trailer.as_slice();
+        while !rest.is_empty() {
+            if self.chunk.len() == CHUNK_LENGTH {
+                self.seal_staged(false, out)?;
+            }
+            let take = rest.len().min(CHUNK_LENGTH - self.chunk.len());
+            let (now, later) = rest.split_at(take);
+            self.chunk.extend_from_slice(now);
+            rest = later;
+        }
+        self.seal_staged(true, out)
     }
 
     fn emit_header(&mut self, out: &mut Vec<u8>) {
@@ -170,41 +212,47 @@ impl Encryptor {
         }
     }
 
-    fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
-        while !data.is_empty() {
-            if self.chunk.len() == CHUNK_LENGTH {
-                self.seal_chunk(false, out)?;
-            }
-            let take = data.len().min(CHUNK_LENGTH - self.chunk.len());
-            let (now, rest) = data.split_at(take);
-            self.chunk.extend_from_slice(now);
-            data = rest;
-        }
-        Ok(())
-    }
-
-    fn seal_chunk(&mut self, last: bool, out: &mut Vec<u8>) -> Result<(), EncryptError> {
+    /// Encrypts `chunk` into the end of `out`, followed by its tag.
+    fn seal(&mut self, chunk: &[u8], last: bool, out: &mut Vec<u8>) -> Result<(), EncryptError> {
         if self.counter == MAX_CHUNKS {
             return Err(EncryptError::TooLarge);
         }
         let start = out.len();
-        out.extend_from_slice(&self.chunk);
+        out.extend_from_slice(chunk);
         let sealed = out.get_mut(start..).unwrap_or_default();
         let tag = self
             .cipher
             .encrypt_inout_detached(&chunk_nonce(self.counter, last).into(), &[], sealed.into())
             .map_err(|_| EncryptError::TooLarge)?;
         out.extend_from_slice(&tag);
-        self.chunk.clear();
         self.counter += 1;
         Ok(())
     }
+
+    /// Seals the staged chunk and empties the stage.
+    fn seal_staged(&mut self, last: bool, out: &mut Vec<u8>) -> Result<(), EncryptError> {
+        let chunk = std::mem::take(&mut self.chunk);
+        let result = self.seal(&chunk, last, out);
+        self.chunk = chunk;
+        self.chunk.clear();
+        result
+    }
+}
+
+/// What a recipient needs to find and open its stanza.
+struct RecipientSecret {
+    secret: StaticSecret,
+    own_public: [u8; 32],
+    own_key_id: KeyId,
 }
 
 #[allow(clippy::large_enum_variant)] // One instance per decryptor; boxing buys nothing.
 enum DecryptState {
-    /// Collecting header bytes; the value is how many are needed before parsing again.
-    Header { needed: usize },
+    /// Collecting envelope header bytes until `needed` are buffered, then parsing again.
+    Header {
+        needed: usize,
+        recipient: Box<RecipientSecret>,
+    },
     /// Decrypting chunks.
     Payload {
         cipher: ChaCha20Poly1305,
@@ -220,13 +268,12 @@ enum DecryptState {
 /// Plaintext released by `update` is confidential and protected against modification,
 /// reordering and truncation by anyone who is not a recipient, but who wrote it is only
 /// established when `finish` succeeds; a failed `finish` means the released bytes must be
-/// discarded (docs/FORMAT.md §4.5).
+/// discarded (docs/FORMAT.md §4.6).
 pub struct Decryptor {
-    secret: StaticSecret,
-    own_key_id: KeyId,
     state: DecryptState,
-    /// Unprocessed input: header bytes, or at most one sealed chunk plus a partial one.
-    input: Vec<u8>,
+    /// Header bytes while parsing; afterwards at most one sealed chunk held back because
+    /// it may be the last.
+    pending: Vec<u8>,
     /// Decrypted bytes held back because they may belong to the trailer.
     held: Vec<u8>,
     counter: u64,
@@ -243,14 +290,34 @@ impl fmt::Debug for Decryptor {
 impl Decryptor {
     /// Starts decrypting with the recipient's keys.
     pub fn new(recipient: &IdentityKeyPair) -> Self {
-        Self {
+        let recipient = Box::new(RecipientSecret {
             secret: recipient.encryption_secret().clone(),
+            own_public: recipient.public_keys().encryption,
             own_key_id: recipient.public_keys().encryption_key_id(),
-            state: DecryptState::Header {
-                needed: header::FIXED_LENGTH,
-            },
-            input: Vec::new(),
-            held: Vec::new(),
+        });
+        Self::with_state(DecryptState::Header {
+            needed: header::FIXED_LENGTH,
+            recipient,
+        })
+    }
+
+    /// A decryptor for the payload after an already parsed header whose content key is
+    /// known (group messages).
+    pub(crate) fn for_payload(
+        header_bytes: &[u8],
+        content_key: &[u8; 32],
+        payload_nonce: &[u8; header::PAYLOAD_NONCE_LENGTH],
+    ) -> Self {
+        let cipher = payload_cipher(content_key, payload_nonce, header_bytes);
+        let digest = start_digest(header_bytes);
+        Self::with_state(DecryptState::Payload { cipher, digest })
+    }
+
+    fn with_state(state: DecryptState) -> Self {
+        Self {
+            state,
+            pending: Vec::new(),
+            held: Vec::with_capacity(TRAILER_LENGTH),
             counter: 0,
         }
     }
@@ -264,96 +331,121 @@ impl Decryptor {
         result
     }
 
-    fn update_inner(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), DecryptError> {
-        loop {
-            match &mut self.state {
-                DecryptState::Failed => return Err(DecryptError::DecryptionFailed),
-                DecryptState::Header { needed } => {
-                    let want = needed.saturating_sub(self.input.len()).min(data.len());
-                    let (now, rest) = data.split_at(want);
-                    self.input.extend_from_slice(now);
-                    data = rest;
-                    if self.input.len() < *needed {
-                        return Ok(());
-                    }
-                    self.parse_header()?;
-                }
-                DecryptState::Payload { .. } => {
-                    // Keep one sealed chunk back: it may be the last one.
-                    while self.input.len() + data.len() > SEALED_CHUNK_LENGTH {
-                        let want = (SEALED_CHUNK_LENGTH - self.input.len()).min(data.len());
-                        if want == 0 {
-                            self.open_chunk(false, out)?;
-                            continue;
-                        }
-                        let (now, rest) = data.split_at(want);
-                        self.input.extend_from_slice(now);
-                        data = rest;
-                    }
-                    self.input.extend_from_slice(data);
+    fn update_inner(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), DecryptError> {
+        match &self.state {
+            DecryptState::Failed => Err(DecryptError::DecryptionFailed),
+            &DecryptState::Header { needed, .. } => {
+                if self.pending.len() + data.len() < needed {
+                    self.pending.extend_from_slice(data);
                     return Ok(());
                 }
+                // Parse from the buffered bytes plus the caller's slice without copying the
+                // payload part: only the header is ever buffered.
+                self.pending.extend_from_slice(data);
+                let buffered = std::mem::take(&mut self.pending);
+                let consumed = self.parse_header(&buffered)?;
+                match consumed {
+                    None => {
+                        self.pending = buffered;
+                        Ok(())
+                    }
+                    Some(length) => self.payload(buffered.get(length..).unwrap_or_default(), out),
+                }
+            }
+            DecryptState::Payload { .. } => self.payload(data, out),
+        }
+    }
+
+    /// Parses the header at the start of `bytes`; `Some(length)` once complete.
+    fn parse_header(&mut self, bytes: &[u8]) -> Result<Option<usize>, DecryptError> {
+        match header::parse(bytes)? {
+            header::Parsed::Incomplete(more) => {
+                if more > header::MAX_HEADER_LENGTH {
+                    return Err(DecryptError::Malformed("envelope header too large"));
+                }
+                if let DecryptState::Header { needed, .. } = &mut self.state {
+                    *needed = more;
+                }
+                Ok(None)
+            }
+            header::Parsed::Complete(parsed, length) => {
+                let DecryptState::Header { recipient, .. } = &self.state else {
+                    return Err(DecryptError::DecryptionFailed);
+                };
+                let content_key = parsed.unwrap_content_key(
+                    &recipient.secret,
+                    &recipient.own_public,
+                    recipient.own_key_id,
+                )?;
+                let header_bytes = bytes.get(..length).unwrap_or_default();
+                let cipher = payload_cipher(&content_key, &parsed.payload_nonce, header_bytes);
+                let digest = start_digest(header_bytes);
+                self.state = DecryptState::Payload { cipher, digest };
+                Ok(Some(length))
             }
         }
     }
 
-    fn parse_header(&mut self) -> Result<(), DecryptError> {
-        match header::parse(&self.input)? {
-            header::Parsed::Incomplete(needed) => {
-                self.state = DecryptState::Header { needed };
+    /// Decrypts every chunk known not to be the last; keeps the rest in `pending`.
+    fn payload(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), DecryptError> {
+        if !self.pending.is_empty() {
+            let take = data.len().min(SEALED_CHUNK_LENGTH - self.pending.len());
+            let (now, rest) = data.split_at(take);
+            self.pending.extend_from_slice(now);
+            data = rest;
+            if data.is_empty() {
+                return Ok(());
             }
-            header::Parsed::Complete(parsed, length) => {
-                let content_key = parsed.unwrap_content_key(&self.secret, self.own_key_id)?;
-                let header_bytes = self.input.get(..length).unwrap_or_default();
-                let cipher = payload_cipher(&content_key, &parsed.payload_nonce, header_bytes);
-                let digest = start_digest(header_bytes);
-                self.input.drain(..length);
-                self.state = DecryptState::Payload { cipher, digest };
-            }
+            let pending = std::mem::take(&mut self.pending);
+            self.open(&pending, false, out)?;
+            self.pending = pending;
+            self.pending.clear();
         }
+        while data.len() > SEALED_CHUNK_LENGTH {
+            let (sealed, rest) = data.split_at(SEALED_CHUNK_LENGTH);
+            self.open(sealed, false, out)?;
+            data = rest;
+        }
+        self.pending.extend_from_slice(data);
         Ok(())
     }
 
-    /// Decrypts the sealed chunk at the start of `input`.
-    fn open_chunk(&mut self, last: bool, out: &mut Vec<u8>) -> Result<(), DecryptError> {
+    /// Decrypts one sealed chunk into `out`, moving the newest `TRAILER_LENGTH` bytes of
+    /// the inner stream into `held`.
+    fn open(&mut self, sealed: &[u8], last: bool, out: &mut Vec<u8>) -> Result<(), DecryptError> {
         let DecryptState::Payload { cipher, digest } = &mut self.state else {
             return Err(DecryptError::DecryptionFailed);
         };
-        let sealed_length = if last {
-            self.input.len()
-        } else {
-            SEALED_CHUNK_LENGTH
-        };
-        if sealed_length < TAG_LENGTH || self.counter == MAX_CHUNKS {
+        if sealed.len() < TAG_LENGTH || self.counter == MAX_CHUNKS {
             return Err(DecryptError::DecryptionFailed);
         }
-        let plain_length = sealed_length - TAG_LENGTH;
-        // Only the final chunk may be short, and it may not be empty unless it is the first.
-        if last && plain_length == 0 && self.counter > 0 {
+        let (body, tag) = sealed.split_at(sealed.len() - TAG_LENGTH);
+        // Only the final chunk may be empty, and only when it is also the first.
+        if last && body.is_empty() && self.counter > 0 {
             return Err(DecryptError::DecryptionFailed);
         }
-        let (body, rest) = self.input.split_at_mut(plain_length);
-        let tag = Tag::try_from(rest.get(..TAG_LENGTH).unwrap_or_default())
-            .map_err(|_| DecryptError::DecryptionFailed)?;
-        cipher
-            .decrypt_inout_detached(
-                &chunk_nonce(self.counter, last).into(),
-                &[],
-                body.into(),
-                &tag,
-            )
-            .map_err(|_| DecryptError::DecryptionFailed)?;
+        let tag = Tag::try_from(tag).map_err(|_| DecryptError::DecryptionFailed)?;
+        // Bytes held back so far are followed by this chunk, so they are plaintext.
+        let released_from = out.len();
+        out.append(&mut self.held);
+        let start = out.len();
+        out.resize(start + body.len(), 0);
+        let target = out.get_mut(start..).unwrap_or_default();
+        let buffer = InOutBuf::new(body, target).map_err(|_| DecryptError::DecryptionFailed)?;
+        if cipher
+            .decrypt_inout_detached(&chunk_nonce(self.counter, last).into(), &[], buffer, &tag)
+            .is_err()
+        {
+            out.truncate(released_from);
+            return Err(DecryptError::DecryptionFailed);
+        }
         self.counter += 1;
-        self.held.extend_from_slice(body);
-        self.input.drain(..sealed_length);
-        // Everything except the last TRAILER_LENGTH bytes is plaintext for sure.
-        let release = self.held.len().saturating_sub(TRAILER_LENGTH);
-        if release > 0 {
-            let plain = self.held.get(..release).unwrap_or_default();
-            digest.update(plain);
-            out.extend_from_slice(plain);
-            self.held.drain(..release);
-        }
+        // Hold back the newest bytes: they may be (part of) the trailer.
+        let keep_from = out.len().saturating_sub(TRAILER_LENGTH).max(released_from);
+        self.held
+            .extend_from_slice(out.get(keep_from..).unwrap_or_default());
+        out.truncate(keep_from);
+        digest.update(out.get(released_from..).unwrap_or_default());
         Ok(())
     }
 
@@ -370,13 +462,14 @@ impl Decryptor {
         sender_chain: &[Card],
         made_at: Option<Timestamp>,
     ) -> Result<Verified, DecryptError> {
-        if !matches!(self.state, DecryptState::Payload { .. }) {
-            return Err(match self.state {
-                DecryptState::Header { .. } => DecryptError::Truncated,
-                _ => DecryptError::DecryptionFailed,
-            });
+        match self.state {
+            DecryptState::Payload { .. } => {}
+            DecryptState::Header { .. } => return Err(DecryptError::Truncated),
+            DecryptState::Failed => return Err(DecryptError::DecryptionFailed),
         }
-        self.open_chunk(true, out)?;
+        let pending = std::mem::take(&mut self.pending);
+        let mut tail = Vec::with_capacity(pending.len());
+        self.open(&pending, true, &mut tail)?;
         let DecryptState::Payload { digest, .. } = &self.state else {
             return Err(DecryptError::DecryptionFailed);
         };
@@ -393,15 +486,13 @@ impl Decryptor {
             .try_into()
             .map_err(|_| DecryptError::DecryptionFailed)?;
         let card = select_signer_card(sender_chain, signer_id, made_at)?;
-        let key = card
-            .public_keys()
-            .verifying_key()
+        card.verifying_key()
+            .verify_strict(
+                &signature_input(&digest.finalize()),
+                &Signature::from_bytes(&signature),
+            )
             .map_err(|_| DecryptError::SignatureInvalid)?;
-        key.verify_strict(
-            &signature_input(&digest.finalize()),
-            &Signature::from_bytes(&signature),
-        )
-        .map_err(|_| DecryptError::SignatureInvalid)?;
+        out.extend_from_slice(&tail);
         Ok(Verified {
             signer: card.identity().clone(),
             signer_card_id: card.id(),
@@ -430,4 +521,60 @@ fn select_signer_card(
         Some(_) => Err(DecryptError::SignerKeyReplaced { card_id: card.id() }),
         None => Err(DecryptError::SignedWithPreviousKey { card_id: card.id() }),
     }
+}
+
+/// Seals an already-assembled inner stream (plaintext followed by a trailer) after
+/// `header`; lets tests build envelopes a conforming sender would never produce.
+#[cfg(test)]
+pub(crate) fn seal_inner(
+    header: &[u8],
+    content_key: &[u8; 32],
+    payload_nonce: &[u8; header::PAYLOAD_NONCE_LENGTH],
+    inner: &[u8],
+) -> Vec<u8> {
+    let cipher = payload_cipher(content_key, payload_nonce, header);
+    let mut out = header.to_vec();
+    let chunks: Vec<&[u8]> = inner.chunks(CHUNK_LENGTH).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let start = out.len();
+        out.extend_from_slice(chunk);
+        let last = i + 1 == chunks.len();
+        let tag = cipher
+            .encrypt_inout_detached(
+                &chunk_nonce(i as u64, last).into(),
+                &[],
+                (&mut out[start..]).into(),
+            )
+            .unwrap();
+        out.extend_from_slice(&tag);
+    }
+    out
+}
+
+/// Opens the payload of an envelope whose content key is known, returning the inner
+/// stream (plaintext followed by the trailer).
+#[cfg(test)]
+pub(crate) fn open_inner(envelope: &[u8], content_key: &[u8; 32]) -> (Vec<u8>, Vec<u8>) {
+    let header::Parsed::Complete(parsed, length) = header::parse(envelope).unwrap() else {
+        unreachable!("test envelopes are complete")
+    };
+    let header_bytes = &envelope[..length];
+    let cipher = payload_cipher(content_key, &parsed.payload_nonce, header_bytes);
+    let sealed: Vec<&[u8]> = envelope[length..].chunks(SEALED_CHUNK_LENGTH).collect();
+    let mut inner = Vec::new();
+    for (i, chunk) in sealed.iter().enumerate() {
+        let mut body = chunk[..chunk.len() - TAG_LENGTH].to_vec();
+        let tag = Tag::try_from(&chunk[chunk.len() - TAG_LENGTH..]).unwrap();
+        let last = i + 1 == sealed.len();
+        cipher
+            .decrypt_inout_detached(
+                &chunk_nonce(i as u64, last).into(),
+                &[],
+                body.as_mut_slice().into(),
+                &tag,
+            )
+            .unwrap();
+        inner.extend_from_slice(&body);
+    }
+    (header_bytes.to_vec(), inner)
 }

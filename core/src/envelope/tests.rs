@@ -107,21 +107,31 @@ fn truncation_extension_and_chunk_reordering_are_rejected() {
 
 #[test]
 fn a_recipient_cannot_readdress_a_signed_message() {
-    // Bob decrypts Alice's message to him and re-encrypts the same plaintext and signature
-    // to Carol under a new header: the signature covers the header, so it must fail.
+    // Bob opens Alice's message to him and re-encrypts the same plaintext and trailer
+    // (Alice's signature) to Carol under a new header. Carol can decrypt it, but the
+    // signature covers the original header, so it must not verify as Alice's.
     let (alice, bob, carol) = (keys(1), keys(2), keys(3));
     let alice_card = card(&alice, "alice");
-    let envelope = seal(&alice, &[&bob], b"for bob only");
-    let mut inner = Vec::new();
-    let mut decryptor = Decryptor::new(&bob);
-    decryptor.update(&envelope, &mut inner).unwrap();
-    // Rebuild as Bob, re-using Alice's trailer: emulate by encrypting with Bob's key and
-    // checking that the result does not verify as Alice.
-    let forged = seal(&bob, &[&carol], b"for bob only");
+    let to_bob = [Recipient::from(bob.public_keys())];
+    let envelope =
+        encrypt_message_with(&alice, &to_bob, b"for bob only", [1; 32], [2; 16], [3; 32]).unwrap();
+    let (_, inner) = stream::open_inner(&envelope, &[1; 32]);
+    let mut new_header = Vec::new();
+    header::write(
+        &mut new_header,
+        &[5; 16],
+        &x25519_dalek::StaticSecret::from([6; 32]),
+        &[4; 32],
+        &[Recipient::from(carol.public_keys())],
+    )
+    .unwrap();
+    let forged = stream::seal_inner(&new_header, &[4; 32], &[5; 16], &inner);
     assert_eq!(
         decrypt_message(&carol, &forged, std::slice::from_ref(&alice_card), None).unwrap_err(),
-        DecryptError::WrongSender
+        DecryptError::SignatureInvalid
     );
+    // The untouched original still verifies, so the failure is the re-addressing.
+    decrypt_message(&bob, &envelope, &[alice_card], None).unwrap();
 }
 
 #[test]
@@ -180,6 +190,46 @@ fn streaming_in_odd_pieces_matches_one_shot() {
         .finish(&mut plain, std::slice::from_ref(&alice_card), None)
         .unwrap();
     assert_eq!(plain, data);
+}
+
+#[test]
+fn every_piece_size_around_chunk_boundaries_works() {
+    let (alice, bob) = (keys(1), keys(2));
+    let alice_card = card(&alice, "alice");
+    let data: Vec<u8> = (0..2 * CHUNK_LENGTH + 5).map(|i| (i * 3) as u8).collect();
+    let envelope = seal(&alice, &[&bob, &alice], &data);
+    for piece in [
+        1,
+        16,
+        17,
+        57,
+        1000,
+        CHUNK_LENGTH,
+        CHUNK_LENGTH + 16,
+        CHUNK_LENGTH + 17,
+    ] {
+        let mut decryptor = Decryptor::new(&bob);
+        let mut plain = Vec::new();
+        for part in envelope.chunks(piece) {
+            decryptor.update(part, &mut plain).unwrap();
+        }
+        decryptor
+            .finish(&mut plain, std::slice::from_ref(&alice_card), None)
+            .unwrap();
+        assert!(plain == data, "piece size {piece}");
+    }
+}
+
+#[test]
+fn released_plaintext_is_never_the_trailer() {
+    let (alice, bob) = (keys(1), keys(2));
+    let data = vec![7u8; CHUNK_LENGTH - 10];
+    let envelope = seal(&alice, &[&bob], &data);
+    let mut decryptor = Decryptor::new(&bob);
+    let mut plain = Vec::new();
+    decryptor.update(&envelope, &mut plain).unwrap();
+    assert!(plain.len() <= data.len());
+    assert!(plain.iter().all(|b| *b == 7));
 }
 
 #[test]
