@@ -53,6 +53,20 @@ ensure_cargo_tool() {
   cargo install "$crate" --version "$version"
 }
 
+# ensure_python_venv DIR REQUIREMENTS: a virtualenv with pinned packages, rebuilt when the
+# requirements change.
+ensure_python_venv() {
+  local dir="$1" requirements="$2"
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
+  if [ ! -x "$dir/bin/python" ] || ! cmp -s "$requirements" "$dir/requirements.txt"; then
+    step "creating Python environment $dir"
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$dir/requirements.txt"
+  fi
+}
+
 # postgres_bin_dir: the newest installed PostgreSQL's binary directory, or nothing.
 postgres_bin_dir() {
   local dir
@@ -122,20 +136,6 @@ stop_private_postgres() {
   fi
   rm -rf "$PG_PRIVATE_DIR"
   PG_PRIVATE_DIR=""
-}
-
-# ensure_python_venv DIR REQUIREMENTS: a virtualenv with pinned packages, rebuilt when the
-# requirements change.
-ensure_python_venv() {
-  local dir="$1" requirements="$2"
-  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
-  if [ ! -x "$dir/bin/python" ] || ! cmp -s "$requirements" "$dir/requirements.txt"; then
-    step "creating Python environment $dir"
-    rm -rf "$dir"
-    python3 -m venv "$dir"
-    "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-    cp "$requirements" "$dir/requirements.txt"
-  fi
 }
 
 # ensure_jvm_tools: a JDK (17 or newer) and Maven, from Debian's packages when missing.

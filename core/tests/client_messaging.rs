@@ -12,7 +12,22 @@ use tessera_core::client::{Error, FoundUsers, Tessera};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_users_exchange_messages_both_ways() {
-    let server = TestServer::start().await;
+    exchange_both_ways(TestServer::start().await).await;
+}
+
+/// The same on PostgreSQL (scripts/test starts a private instance).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_exchange_messages_both_ways_on_postgresql() {
+    match TestServer::start_postgres().await {
+        Some(server) => exchange_both_ways(server).await,
+        None => eprintln!(
+            "skipped: {} is not set (scripts/test sets it)",
+            common::POSTGRES_URL_VARIABLE
+        ),
+    }
+}
+
+async fn exchange_both_ways(server: TestServer) {
     let alice = server.registered("alice").await;
     let bob = server.registered("bob").await;
 

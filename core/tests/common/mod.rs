@@ -26,8 +26,35 @@ pub struct TestServer {
     _dir: tempfile::TempDir,
 }
 
+/// Where scripts/test puts the URL of its private PostgreSQL (an admin connection).
+pub const POSTGRES_URL_VARIABLE: &str = "TESSERA_TEST_POSTGRES_URL";
+
 impl TestServer {
+    /// The server on SQLite in a temporary directory.
     pub async fn start() -> Self {
+        Self::start_on(None).await
+    }
+
+    /// The server on a new, empty PostgreSQL database of the instance at
+    /// `$TESSERA_TEST_POSTGRES_URL`, or `None` when the variable is not set.
+    pub async fn start_postgres() -> Option<Self> {
+        use sqlx::{Connection, Executor};
+        let admin_url = std::env::var(POSTGRES_URL_VARIABLE).ok()?;
+        let mut name = [0u8; 8];
+        getrandom::fill(&mut name).unwrap();
+        let name = format!("tessera_client_{}", hex::encode(name));
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let base = admin_url.split('?').next().unwrap();
+        let (instance, _) = base.rsplit_once('/').unwrap();
+        Some(Self::start_on(Some(format!("{instance}/{name}"))).await)
+    }
+
+    async fn start_on(database_url: Option<String>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let app_key = Arc::new(AppKey::generate().unwrap());
         let mut config = tessera_server::Config::new(
@@ -35,6 +62,9 @@ impl TestServer {
             vec![tessera_server::AppPublicKey(app_key.public_key())],
             &dir.path().join("tessera.db"),
         );
+        if let Some(url) = database_url {
+            config.database_url = url;
+        }
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.shutdown_grace_seconds = 2;
         // The tests make thousands of calls in seconds from one address.
