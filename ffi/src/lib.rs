@@ -28,9 +28,11 @@ pub mod card;
 pub mod client;
 pub mod envelope;
 pub mod error;
+pub mod group;
 pub mod keys;
 pub mod platform;
 pub mod streams;
+pub mod token;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

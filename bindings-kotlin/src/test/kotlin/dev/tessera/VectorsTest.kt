@@ -136,4 +136,88 @@ class VectorsTest {
         assertArrayEquals(keys.encryptionPublicKey(), openBackup(blob, "pässwörd").encryptionPublicKey())
         expectKind("wrong_password", "fresh blob") { openBackup(blob, "password") }
     }
+
+    @Test
+    fun `tokens json - the verifier accepts and rejects as specified`() {
+        val file = vectors("tokens.json")
+        val keys = file.getJSONArray("app_public_keys").let { list -> (0 until list.length()).map { list.getString(it).hexToBytes() } }
+        val all = cases("tokens.json")
+        assertTrue(all.any { it.getBoolean("valid") } && all.any { !it.getBoolean("valid") })
+        for (c in all) {
+            val name = c.getString("name")
+            val verify = { verifyToken(c.getString("token"), file.getString("issuer"), keys, Instant.ofEpochSecond(c.getLong("now"))) }
+            if (!c.getBoolean("valid")) {
+                expectKind(c.getString("error"), name) { verify() }
+                continue
+            }
+            val claims = verify()
+            val expected = c.getJSONObject("claims")
+            assertEquals(expected.getString("iss"), claims.iss, name)
+            assertEquals(expected.getString("sub"), claims.sub, name)
+            assertEquals(expected.getLong("iat").toULong(), claims.iat, name)
+            assertEquals(expected.getLong("exp").toULong(), claims.exp, name)
+            assertEquals(if (expected.has("nbf")) expected.getLong("nbf").toULong() else null, claims.nbf, name)
+        }
+    }
+
+    private fun epochsOf(list: JSONArray): List<EpochKey> = (0 until list.length()).map {
+        val e = list.getJSONObject(it)
+        val participants = e.getJSONArray("participants")
+        EpochKey(e.getInt("epoch").toUInt(), e.getString("secret").hexToBytes(), (0 until participants.length()).map { i -> participants.getString(i) })
+    }
+
+    private fun plain(epochs: List<EpochKey>) = epochs.map { Triple(it.epoch, it.secret.toHex(), it.participants) }.sortedBy { it.first }
+
+    @Test
+    fun `groups json - tickets open for their readers, group messages decrypt or fail by kind`() {
+        var tickets = 0
+        var messages = 0
+        for (c in cases("groups.json")) {
+            val name = c.getString("name")
+            if (c.getString("kind") == "ticket") {
+                val readers = c.getJSONArray("readers")
+                for (i in 0 until readers.length()) {
+                    tickets += 1
+                    val reader = readers.getJSONObject(i)
+                    val madeAt = instantOf(reader, "made_at") ?: instantOf(c, "made_at")
+                    val open = {
+                        openTicketBlob(
+                            c.getString("blob").hexToBytes(),
+                            keyPairOf(reader.getString("root_secret")),
+                            c.getString("group_id"),
+                            c.getInt("stored_epoch").toUInt(),
+                            cardsOf(c.getJSONArray("initiator_cards")),
+                            madeAt,
+                        )
+                    }
+                    if (reader.getBoolean("valid")) {
+                        assertEquals(plain(epochsOf(reader.getJSONArray("epochs"))), plain(open()), "$name / reader $i")
+                    } else {
+                        expectKind(reader.getString("error"), "$name / reader $i") { open() }
+                    }
+                }
+                continue
+            }
+            messages += 1
+            val message = c.getString("message").hexToBytes()
+            val run = {
+                decryptGroupMessage(c.getString("group_id"), epochsOf(c.getJSONArray("epochs")), message, cardsOf(c.getJSONArray("sender_cards")), instantOf(c, "made_at"))
+            }
+            if (!c.getBoolean("valid")) {
+                expectKind(c.getString("error"), name) { run() }
+                continue
+            }
+            assertEquals(c.getString("plaintext"), run().plaintext.toHex(), name)
+            assertEquals(c.getInt("epoch").toUInt(), groupMessageInfo(message).epoch, name)
+        }
+        assertTrue(tickets > 0 && messages > 0)
+        // A fresh group message round trip through the bindings.
+        val alice = KeyPair.generate()
+        val aliceCard = Card.create(alice, "alice", Instant.now(), null)
+        val epoch = generateEpochKey(0u, listOf("alice", "bob"))
+        val sealed = encryptGroupMessage(alice, "team-1", epoch, "hi team".toByteArray())
+        assertEquals(GroupMessageInfo("team-1", 0u), groupMessageInfo(sealed))
+        assertEquals("hi team", decryptGroupMessage("team-1", listOf(epoch), sealed, listOf(aliceCard), null).plaintext.decodeToString())
+        expectKind("wrong_group", "other group") { decryptGroupMessage("team-2", listOf(epoch), sealed, listOf(aliceCard), null) }
+    }
 }
