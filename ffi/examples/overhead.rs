@@ -18,6 +18,7 @@ use tessera_ffi::{
     error::PlatformError,
     keys::KeyPair,
     platform::{TokenProvider, in_memory_key_store},
+    streams::CancellationToken,
 };
 
 /// Never called: the client is initialized offline with a known identity.
@@ -37,7 +38,7 @@ const CALLS: usize = 5_000;
 
 /// Median over ROUNDS of the mean time per call, in microseconds.
 fn measure(name: &str, mut call: impl FnMut()) {
-    for _ in 0..CALLS / 5 {
+    for _ in 0..2 * CALLS {
         call();
     }
     let mut means: Vec<f64> = (0..ROUNDS)
@@ -61,6 +62,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys = KeyPair::from_root_secret(vec![0x44; 32])?;
     let card = Card::create(keys.clone(), "bench".into(), SystemTime::now(), None)?;
     let data = vec![0x5a; 1024];
+
+    let token = CancellationToken::new();
+    measure("no-op call (isCancelled)", || {
+        std::hint::black_box(token.is_cancelled());
+    });
 
     let envelope = encrypt_message(keys.clone(), vec![card.clone()], data.clone())?;
     measure("encryptMessage 1 KiB", || {

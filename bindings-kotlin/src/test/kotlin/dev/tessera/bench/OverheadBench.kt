@@ -1,5 +1,6 @@
 package dev.tessera.bench
 
+import dev.tessera.CancellationToken
 import dev.tessera.Card
 import dev.tessera.FoundUsers
 import dev.tessera.KeyPair
@@ -22,7 +23,8 @@ private const val ROUNDS = 5
 private const val CALLS = 5_000
 
 private fun measure(name: String, call: () -> Unit) {
-    repeat(CALLS / 5) { call() }
+    // Long warm-up: the JIT compiles the generated converters first.
+    repeat(2 * CALLS) { call() }
     val means = (0 until ROUNDS).map {
         val start = System.nanoTime()
         repeat(CALLS) { call() }
@@ -35,6 +37,10 @@ fun main() = runBlocking {
     val keys = KeyPair.fromRootSecret(ByteArray(32) { 0x44 })
     val card = Card.create(keys, "bench", Instant.now(), null)
     val data = ByteArray(1024) { 0x5a }
+
+    // The boundary alone: a call that does nothing but cross it and return a Boolean.
+    val token = CancellationToken()
+    measure("no-op call (isCancelled)") { token.isCancelled() }
 
     val envelope = encryptMessage(keys, listOf(card), data)
     measure("encryptMessage 1 KiB") { encryptMessage(keys, listOf(card), data) }
