@@ -67,6 +67,27 @@ ensure_python_venv() {
   fi
 }
 
+# ensure_node: Node.js >= 20 and npm (Debian's packages when missing or too old).
+ensure_node() {
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+  if [ "$major" -lt 20 ] || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+    major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+    [ "$major" -ge 20 ] || { echo "Node.js >= 20 is required, found $(node --version)" >&2; exit 1; }
+  fi
+}
+
+# npm_ci DIR: `npm ci` in DIR when its node_modules does not match its package-lock.json.
+npm_ci() {
+  local dir="$1"
+  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.tessera-installed-lock" 2>/dev/null; then
+    step "npm ci in ${dir#"$ROOT"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$dir/node_modules/.tessera-installed-lock"
+  fi
+}
+
 # postgres_bin_dir: the newest installed PostgreSQL's binary directory, or nothing.
 postgres_bin_dir() {
   local dir
@@ -136,6 +157,13 @@ stop_private_postgres() {
   fi
   rm -rf "$PG_PRIVATE_DIR"
   PG_PRIVATE_DIR=""
+}
+
+# ensure_nightly: rustup's nightly toolchain (cargo-fuzz needs -Zsanitizer), minimal profile.
+ensure_nightly() {
+  rustup toolchain list | grep -q '^nightly-' && return 0
+  step "installing the nightly Rust toolchain (rustup, once)"
+  rustup toolchain install nightly --profile minimal
 }
 
 # ensure_jvm_tools: a JDK (17 or newer) and Maven, from Debian's packages when missing.

@@ -87,7 +87,8 @@ fn name(i: usize) -> String {
     format!("user-{i:05}")
 }
 
-fn client_operations(c: &mut Criterion) {
+/// Runs the client benchmarks; returns the group ticket size per participant.
+fn client_operations(c: &mut Criterion) -> f64 {
     let rt = Runtime::new().unwrap();
     let bench = rt.block_on(Bench::start());
     // The directory: DIRECTORY_SIZE registered users (set-up, not measured).
@@ -237,9 +238,88 @@ fn client_operations(c: &mut Criterion) {
         b.iter(|| Tessera::derive_passwords("bench password").unwrap())
     });
     g.finish();
+    group_operations(c, &rt, &users, &everyone);
+    ticket_bytes_per_participant(&users)
 }
 
 /// Mean time in nanoseconds of a finished benchmark, read from criterion's output.
+/// Groups: creation at 1000 participants (with and without the lookups), and messages at
+/// 3 and 1000 participants, which should cost the same.
+fn group_operations(c: &mut Criterion, rt: &Runtime, users: &[Tessera], everyone: &[String]) {
+    let alice = &users[0];
+    let mut g = c.benchmark_group("groups");
+    g.sample_size(10);
+    let others: Vec<String> = everyone[1..].to_vec();
+    let found = rt.block_on(alice.find_cached_users(&others)).unwrap();
+    let mut serial = 0usize;
+    g.bench_function("create_1000_cached_cards", |b| {
+        b.iter(|| {
+            serial += 1;
+            rt.block_on(alice.create_group(&format!("cached-{serial}"), &found))
+                .unwrap()
+        })
+    });
+    g.bench_function("create_1000_with_lookup", |b| {
+        b.iter(|| {
+            serial += 1;
+            rt.block_on(async {
+                let found = alice.find_users(&others).await.unwrap();
+                alice
+                    .create_group(&format!("lookup-{serial}"), &found)
+                    .await
+                    .unwrap()
+            })
+        })
+    });
+    let data = vec![0x42; 1024];
+    let reader = &users[1];
+    let alice_card = alice.own_card().unwrap();
+    for size in [3usize, 1000] {
+        let members = rt
+            .block_on(alice.find_cached_users(&everyone[1..size]))
+            .unwrap();
+        let id = format!("messages-{size}");
+        let group = rt.block_on(alice.create_group(&id, &members)).unwrap();
+        let loaded = rt.block_on(reader.load_group(&id, &alice_card)).unwrap();
+        let message = rt.block_on(group.encrypt(&data)).unwrap();
+        g.bench_with_input(BenchmarkId::new("encrypt_1KiB", size), &size, |b, _| {
+            b.iter(|| rt.block_on(group.encrypt(&data)).unwrap())
+        });
+        g.bench_with_input(BenchmarkId::new("decrypt_1KiB", size), &size, |b, _| {
+            b.iter(|| {
+                rt.block_on(loaded.decrypt(&message, &alice_card, None))
+                    .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Bytes of ticket blob per participant for a 1000-participant epoch whose identities are
+/// 10 characters long (as in this benchmark).
+fn ticket_bytes_per_participant(users: &[Tessera]) -> f64 {
+    use tessera_core::{
+        IdentityKeyPair, Recipient,
+        group::{EpochKey, GroupId, seal_ticket_blob},
+    };
+    let keys: Vec<IdentityKeyPair> = (0..1000)
+        .map(|_| IdentityKeyPair::generate().unwrap())
+        .collect();
+    let recipients: Vec<Recipient> = keys
+        .iter()
+        .map(|k| Recipient::from(k.public_keys()))
+        .collect();
+    let participants = users
+        .iter()
+        .take(1000)
+        .map(|u| u.identity().clone())
+        .collect();
+    let epoch = EpochKey::generate(0, participants).unwrap();
+    let group = GroupId::new("size-check").unwrap();
+    let blob = seal_ticket_blob(&keys[0], &group, &epoch, &recipients, None).unwrap();
+    blob.len() as f64 / 1000.0
+}
+
 fn mean_ns(id: &str) -> Option<f64> {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -296,6 +376,24 @@ fn report() {
         f("client/restore_private_key"),
     );
     row("derive_passwords (Argon2id)", f("client/derive_passwords"));
+    row(
+        "create_group 1000 (cards cached)",
+        f("groups/create_1000_cached_cards"),
+    );
+    row(
+        "create_group 1000 (with find_users)",
+        f("groups/create_1000_with_lookup"),
+    );
+    for size in [3, 1000] {
+        row(
+            &format!("group encrypt 1 KiB ({size} participants)"),
+            f(&format!("groups/encrypt_1KiB/{size}")),
+        );
+        row(
+            &format!("group decrypt 1 KiB ({size} participants)"),
+            f(&format!("groups/decrypt_1KiB/{size}")),
+        );
+    }
 }
 
 fn main() {
@@ -303,7 +401,11 @@ fn main() {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
-    client_operations(&mut c);
+    let ticket_size = client_operations(&mut c);
     c.final_summary();
     report();
+    println!(
+        "{:<40} {ticket_size:>10.1} B",
+        "group ticket per participant (1000)"
+    );
 }

@@ -10,6 +10,7 @@ use tessera_core::client::{Config, Tessera as CoreTessera};
 use crate::{
     card::{Card, FoundUsers},
     error::TesseraError,
+    groups::Group,
     platform::{
         KeyChangedAdapter, KeyChangedListener, KeyStore, KeyStoreAdapter, TokenProvider,
         TokenProviderAdapter,
@@ -207,5 +208,36 @@ impl Tessera {
     /// The 60-digit safety number of the user and `other`, the same on both sides.
     pub async fn safety_number(&self, other: Arc<Card>) -> Result<String> {
         Ok(self.inner.safety_number(&other.inner).await?)
+    }
+
+    /// Creates a group with the user as initiator and participant, and `participants`
+    /// (from `findUsers`); `GroupAlreadyExists` when the id is taken.
+    pub async fn create_group(
+        &self,
+        group_id: String,
+        participants: Arc<FoundUsers>,
+    ) -> Result<Arc<Group>> {
+        Ok(Group::wrap(
+            self.inner
+                .create_group(&group_id, &participants.inner)
+                .await?,
+        ))
+    }
+
+    /// Loads a group another user created, given the initiator's card.
+    pub async fn load_group(&self, group_id: String, initiator: Arc<Card>) -> Result<Arc<Group>> {
+        Ok(Group::wrap(
+            self.inner.load_group(&group_id, &initiator.inner).await?,
+        ))
+    }
+
+    /// The group as this device last saw it (no network); null / nil when unknown here.
+    pub async fn get_group(&self, group_id: String) -> Result<Option<Arc<Group>>> {
+        Ok(self.inner.get_group(&group_id).await?.map(Group::wrap))
+    }
+
+    /// Deletes a group on the server (initiator only) and forgets it on this device.
+    pub async fn delete_group(&self, group_id: String) -> Result<()> {
+        Ok(self.inner.delete_group(&group_id).await?)
     }
 }

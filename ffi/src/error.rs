@@ -190,6 +190,50 @@ pub enum TesseraError {
         /// What happened and what to do next.
         reason: String,
     },
+    /// No such group, or this user was never a participant.
+    #[error("{reason}")]
+    GroupNotFound {
+        /// What happened and what to do next.
+        reason: String,
+        /// The group id asked for.
+        group_id: String,
+    },
+    /// A group with this id already exists.
+    #[error("{reason}")]
+    GroupAlreadyExists {
+        /// What happened and what to do next.
+        reason: String,
+        /// The group id.
+        group_id: String,
+    },
+    /// Only the group's initiator may change its members or delete it.
+    #[error("{reason}")]
+    NotGroupInitiator {
+        /// What happened and what to do next.
+        reason: String,
+        /// Who the initiator is.
+        initiator: String,
+    },
+    /// This user is not a participant of the group's current epoch.
+    #[error("{reason}")]
+    NotGroupParticipant {
+        /// What happened and what to do next.
+        reason: String,
+    },
+    /// The group message is from an epoch this user cannot read.
+    #[error("{reason}")]
+    GroupEpochUnknown {
+        /// What happened and what to do next.
+        reason: String,
+        /// The message's epoch.
+        epoch: u32,
+    },
+    /// The signer of a group message was not a participant of its epoch.
+    #[error("{reason}")]
+    SenderNotParticipant {
+        /// What happened and what to do next.
+        reason: String,
+    },
     /// The app cancelled a stream.
     #[error("{reason}")]
     Cancelled {
@@ -236,6 +280,12 @@ impl TesseraError {
             Self::TokenProvider { .. } => "token_provider",
             Self::InvalidInput { .. } => "invalid_input",
             Self::Io { .. } => "io",
+            Self::GroupNotFound { .. } => "group_not_found",
+            Self::GroupAlreadyExists { .. } => "group_already_exists",
+            Self::NotGroupInitiator { .. } => "not_group_initiator",
+            Self::NotGroupParticipant { .. } => "not_group_participant",
+            Self::GroupEpochUnknown { .. } => "group_epoch_unknown",
+            Self::SenderNotParticipant { .. } => "sender_not_participant",
             Self::Cancelled { .. } => "cancelled",
             Self::Internal { .. } => "internal",
         }
@@ -299,6 +349,16 @@ impl From<CoreError> for TesseraError {
             CoreError::TokenProvider { .. } => Self::TokenProvider { reason },
             CoreError::InvalidInput { .. } => Self::InvalidInput { reason },
             CoreError::Io { .. } => Self::Io { reason },
+            CoreError::GroupNotFound { group_id } => Self::GroupNotFound { reason, group_id },
+            CoreError::GroupAlreadyExists { group_id } => {
+                Self::GroupAlreadyExists { reason, group_id }
+            }
+            CoreError::NotGroupInitiator { initiator } => {
+                Self::NotGroupInitiator { reason, initiator }
+            }
+            CoreError::NotGroupParticipant => Self::NotGroupParticipant { reason },
+            CoreError::GroupEpochUnknown { epoch } => Self::GroupEpochUnknown { reason, epoch },
+            CoreError::SenderNotParticipant => Self::SenderNotParticipant { reason },
             CoreError::Cancelled => Self::Cancelled { reason },
             // `Error` is non-exhaustive; a variant added to core without one here is
             // caught by the test below (its code would not round-trip).
@@ -517,6 +577,18 @@ mod tests {
             CoreError::TokenProvider { message: text() },
             CoreError::InvalidInput { message: text() },
             CoreError::Io { message: text() },
+            CoreError::GroupNotFound {
+                group_id: "team".into(),
+            },
+            CoreError::GroupAlreadyExists {
+                group_id: "team".into(),
+            },
+            CoreError::NotGroupInitiator {
+                initiator: "alice".into(),
+            },
+            CoreError::NotGroupParticipant,
+            CoreError::GroupEpochUnknown { epoch: 3 },
+            CoreError::SenderNotParticipant,
             CoreError::Cancelled,
             CoreError::Internal { message: text() },
         ]

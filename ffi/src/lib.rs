@@ -9,7 +9,8 @@
 //!
 //! Concerns, one module each:
 //! - [`client`]: the device client [`client::Tessera`] (async: Kotlin `suspend`, Swift
-//!   `async`, run on a tokio runtime because core's default HTTP transport is reqwest);
+//!   `async`, run on a tokio runtime because core's default HTTP transport is reqwest),
+//!   and [`groups`]: its group conversations;
 //! - [`platform`]: the traits Kotlin and Swift implement (key store, token provider,
 //!   key-changed listener, progress listener);
 //! - [`streams`]: large data in pieces with progress and cancellation;
@@ -29,6 +30,7 @@ pub mod client;
 pub mod envelope;
 pub mod error;
 pub mod group;
+pub mod groups;
 pub mod keys;
 pub mod platform;
 pub mod streams;

@@ -5,7 +5,8 @@
 //! the ceiling, each as its own process on 127.0.0.1, then drives them from this process
 //! with keep-alive HTTP/1.1 connections and reports throughput and latency percentiles:
 //!
-//! - `hello`: GET /hello on the bare axum server (the ceiling);
+//! - `hello`: GET /hello on the bare axum server (the ceiling), measured just before and
+//!   just after `search 1` on each database; "vs hello" divides by their mean;
 //! - `search 1`, `search 100`, `search 1000`: POST /v1/cards/search with that many
 //!   identities, all of which have an active card;
 //! - `search 1000 @1`: the 1000-identity batch on one connection (unloaded latency);
@@ -13,7 +14,8 @@
 //!
 //! Every run is bounded in time and request count, and sends to loopback only.
 //! Arguments: `--seconds N` per scenario (default 5), `--connections N` (default 64),
-//! `--only sqlite|postgres`.
+//! `--only sqlite|postgres`, `--database-connections N` (the server's pool; default: the
+//! server's default).
 
 use std::{
     error::Error,
@@ -50,6 +52,7 @@ struct Options {
     seconds: u64,
     connections: usize,
     only: Option<String>,
+    database_connections: Option<u32>,
 }
 
 fn parse_options() -> BenchResult<Options> {
@@ -57,6 +60,7 @@ fn parse_options() -> BenchResult<Options> {
         seconds: 5,
         connections: 64,
         only: None,
+        database_connections: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -66,6 +70,10 @@ fn parse_options() -> BenchResult<Options> {
                 options.connections = args.next().ok_or("--connections N")?.parse()?
             }
             "--only" => options.only = Some(args.next().ok_or("--only sqlite|postgres")?),
+            "--database-connections" => {
+                options.database_connections =
+                    Some(args.next().ok_or("--database-connections N")?.parse()?)
+            }
             // cargo bench passes --bench; anything else is ignored like criterion does.
             _ => {}
         }
@@ -147,6 +155,8 @@ struct Measurement {
     errors: usize,
     seconds: f64,
     latencies_us: Vec<u64>,
+    /// Throughput of the hello ceiling measured around this database's scenarios.
+    ceiling_per_second: f64,
 }
 
 impl Measurement {
@@ -227,6 +237,7 @@ async fn measure(
         errors,
         seconds,
         latencies_us,
+        ceiling_per_second: f64::NAN,
     })
 }
 
@@ -270,13 +281,47 @@ fn new_card(identity: &str) -> BenchResult<Card> {
     )?)
 }
 
-/// Runs every server scenario against one database.
+/// The bare axum ceiling, measured for `duration` after a one-second warm-up.
+async fn measure_hello(
+    name: &str,
+    database: &'static str,
+    address: SocketAddr,
+    connections: usize,
+    duration: Duration,
+) -> BenchResult<Measurement> {
+    let make: RequestFactory = Arc::new(move |_, _| {
+        Request::get("/hello")
+            .header("host", address.to_string())
+            .body(Full::new(Bytes::new()))
+            .ok()
+    });
+    measure(
+        name,
+        database,
+        address,
+        connections,
+        Duration::from_secs(1),
+        200,
+        make.clone(),
+    )
+    .await?;
+    let measured = measure(name, database, address, connections, duration, 200, make).await?;
+    check_results(&measured)?;
+    Ok(measured)
+}
+
+/// Runs every server scenario against one database, measuring the hello ceiling just
+/// before and just after the single-identity search (the machine's load drifts; the
+/// ratio compares like with like).
 async fn bench_database(
     database: &'static str,
     database_url: Option<String>,
+    hello_address: SocketAddr,
     options: &Options,
-    results: &mut Vec<Measurement>,
+    all_results: &mut Vec<Measurement>,
 ) -> BenchResult<()> {
+    let mut section = Vec::new();
+    let results = &mut section;
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let binary = env!("CARGO_BIN_EXE_tessera-server");
@@ -298,8 +343,10 @@ async fn bench_database(
         .env("TESSERA_IDENTITY_REQUESTS_PER_SECOND", "10000000")
         .env("TESSERA_IDENTITY_BURST", "10000000")
         .env("TESSERA_ADDRESS_REQUESTS_PER_SECOND", "10000000")
-        .env("TESSERA_ADDRESS_BURST", "10000000")
-        .env("TESSERA_DATABASE_MAX_CONNECTIONS", "16");
+        .env("TESSERA_ADDRESS_BURST", "10000000");
+    if let Some(connections) = options.database_connections {
+        command.env("TESSERA_DATABASE_MAX_CONNECTIONS", connections.to_string());
+    }
     if let Some(url) = &database_url {
         command.env("TESSERA_DATABASE_URL", url);
     }
@@ -377,9 +424,33 @@ async fn bench_database(
             make.clone(),
         )
         .await?;
+        if batch == 1 {
+            results.push(
+                measure_hello(
+                    "hello (before)",
+                    database,
+                    hello_address,
+                    connections,
+                    duration,
+                )
+                .await?,
+            );
+        }
         let measured = measure(label, database, address, connections, duration, 200, make).await?;
-        check_results(&measured, batch)?;
+        check_results(&measured)?;
         results.push(measured);
+        if batch == 1 {
+            results.push(
+                measure_hello(
+                    "hello (after)",
+                    database,
+                    hello_address,
+                    connections,
+                    duration,
+                )
+                .await?,
+            );
+        }
     }
     {
         let tokens = client_tokens.clone();
@@ -394,7 +465,9 @@ async fn bench_database(
                 &json!({ "identities": identities }),
             )
         });
-        results.push(measure("search 1000 @1", database, address, 1, duration, 200, make).await?);
+        let measured = measure("search 1000 @1", database, address, 1, duration, 200, make).await?;
+        check_results(&measured)?;
+        results.push(measured);
     }
 
     // Publish: every request a new identity's first card, pre-generated.
@@ -423,25 +496,35 @@ async fn bench_database(
     );
     let make: RequestFactory =
         Arc::new(move |connection, _| publishes.get(connection)?.lock().ok()?.pop().flatten());
-    results.push(
-        measure(
-            "publish",
-            database,
-            address,
-            connections,
-            duration,
-            201,
-            make,
-        )
-        .await?,
-    );
+    let measured = measure(
+        "publish",
+        database,
+        address,
+        connections,
+        duration,
+        201,
+        make,
+    )
+    .await?;
+    check_results(&measured)?;
+    results.push(measured);
 
     server.stop().await?;
+    let hellos: Vec<f64> = section
+        .iter()
+        .filter(|m| m.name.starts_with("hello"))
+        .map(Measurement::throughput)
+        .collect();
+    let ceiling = hellos.iter().sum::<f64>() / hellos.len().max(1) as f64;
+    for mut measurement in section {
+        measurement.ceiling_per_second = ceiling;
+        all_results.push(measurement);
+    }
     Ok(())
 }
 
-/// A search must have found every identity it asked for.
-fn check_results(measurement: &Measurement, _batch: usize) -> BenchResult<()> {
+/// Every request of a measured scenario must have succeeded.
+fn check_results(measurement: &Measurement) -> BenchResult<()> {
     if measurement.errors > 0 {
         return Err(format!(
             "{} on {}: {} requests failed",
@@ -471,46 +554,18 @@ async fn run(options: Options) -> BenchResult<()> {
     })
     .await?;
     let hello_address = hello.address;
-    let make: RequestFactory = Arc::new(move |_, _| {
-        Request::get("/hello")
-            .header("host", hello_address.to_string())
-            .body(Full::new(Bytes::new()))
-            .ok()
-    });
-    measure(
-        "hello",
-        "-",
-        hello_address,
-        options.connections,
-        Duration::from_secs(1),
-        200,
-        make.clone(),
-    )
-    .await?;
-    let ceiling = measure(
-        "hello (bare axum)",
-        "-",
-        hello_address,
-        options.connections,
-        Duration::from_secs(options.seconds),
-        200,
-        make,
-    )
-    .await?;
-    let ceiling_throughput = ceiling.throughput();
-    results.push(ceiling);
-    hello.stop().await?;
 
     if options.only.as_deref() != Some("postgres") {
-        bench_database("sqlite", None, &options, &mut results).await?;
+        bench_database("sqlite", None, hello_address, &options, &mut results).await?;
     }
     if options.only.as_deref() != Some("sqlite") {
         let admin_url = std::env::var("TESSERA_TEST_POSTGRES_URL").map_err(
             |_| "TESSERA_TEST_POSTGRES_URL is not set; scripts/bench-server starts a PostgreSQL",
         )?;
         let url = create_postgres_database(&admin_url).await?;
-        bench_database("postgres", Some(url), &options, &mut results).await?;
+        bench_database("postgres", Some(url), hello_address, &options, &mut results).await?;
     }
+    hello.stop().await?;
 
     println!();
     println!(
@@ -536,12 +591,12 @@ async fn run(options: Options) -> BenchResult<()> {
             m.percentile_ms(0.50),
             m.percentile_ms(0.99),
             m.percentile_ms(1.0),
-            100.0 * m.throughput() / ceiling_throughput
+            100.0 * m.throughput() / m.ceiling_per_second
         );
     }
     println!();
     for m in results.iter().filter(|m| m.name == "search 1") {
-        let ratio = m.throughput() / ceiling_throughput;
+        let ratio = m.throughput() / m.ceiling_per_second;
         println!(
             "target {}: single-identity search {:.0}% of hello (>= 40%: {}), p99 {:.2} ms (< 10 ms: {})",
             m.database,

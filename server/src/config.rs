@@ -195,8 +195,8 @@ impl fmt::Debug for AppPublicKey {
     }
 }
 
-/// The server's effective configuration.
-#[derive(Debug, Clone)]
+/// The server's effective configuration. Its `Debug` output hides the database password.
+#[derive(Clone)]
 pub struct Config {
     /// The app id: tokens must carry it as `iss`.
     pub app_id: String,
@@ -220,6 +220,43 @@ pub struct Config {
     pub token_max_lifetime_seconds: u64,
     /// Size, batch and rate limits.
     pub limits: Limits,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("app_id", &self.app_id)
+            .field("app_public_keys", &self.app_public_keys)
+            .field("app_private_key_file", &self.app_private_key_file)
+            .field("listen", &self.listen)
+            .field("database_url", &redact_password(&self.database_url))
+            .field("database_max_connections", &self.database_max_connections)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
+            .field("token_leeway_seconds", &self.token_leeway_seconds)
+            .field(
+                "token_max_lifetime_seconds",
+                &self.token_max_lifetime_seconds,
+            )
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// A database URL with the password (if any) replaced by `***`, for diagnostics.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 impl Config {
@@ -520,6 +557,15 @@ mod tests {
             (name == "TESSERA_MAX_BODY_BYTES").then(|| "lots".to_owned())
         });
         assert!(matches!(bad, Err(ConfigError::Invalid { .. })));
+
+        let with_password = Config::load(&dir, |name| {
+            (name == "TESSERA_DATABASE_URL")
+                .then(|| "postgres://tessera:hunter2secret@db.internal:5432/tessera".to_owned())
+        })
+        .unwrap();
+        let debug = format!("{with_password:?}");
+        assert!(!debug.contains("hunter2secret"), "{debug}");
+        assert!(debug.contains("postgres://tessera:***@db.internal:5432/tessera"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

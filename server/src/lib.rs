@@ -5,7 +5,7 @@
 //! (router, middleware, serving and shutdown), [`api`] (one module per resource),
 //! [`auth`] (bearer tokens), [`limits`] (rate limits), [`storage`] (one trait, SQLite
 //! and PostgreSQL), [`log_chain`] (the log's hashes, docs/LOG.md), [`metrics`] and
-//! [`error`]. Running and deploying it: docs/SERVER.md.
+//! [`error`], [`hex`]. Running and deploying it: docs/SERVER.md.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -13,6 +13,7 @@ pub mod auth;
 pub mod config;
 pub mod data_dir;
 pub mod error;
+pub mod hex;
 pub mod limits;
 pub mod log_chain;
 pub mod metrics;

@@ -3,7 +3,7 @@
 //! holding the head can check that history was only appended to. The exact bytes are
 //! specified in docs/LOG.md.
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tessera_core::CardId;
 use thiserror::Error;
@@ -61,14 +61,15 @@ pub struct LogEntry {
     /// Whose card.
     pub identity: String,
     /// Which card.
+    #[serde(serialize_with = "crate::hex::serialize_card_id")]
     pub card_id: CardId,
     /// Server time of the operation, Unix seconds.
     pub timestamp: u64,
     /// Hash of entry `seq - 1` (all zeros for entry 1).
-    #[serde(serialize_with = "serialize_hex")]
+    #[serde(serialize_with = "crate::hex::serialize_hash")]
     pub prev_hash: [u8; 32],
     /// This entry's hash (docs/LOG.md).
-    #[serde(serialize_with = "serialize_hex")]
+    #[serde(serialize_with = "crate::hex::serialize_hash")]
     pub hash: [u8; 32],
 }
 
@@ -101,7 +102,7 @@ pub struct LogHead {
     /// Number of entries (the `seq` of the last one).
     pub size: u64,
     /// Hash of entry `size`, or [`EMPTY_LOG_HASH`] when the log is empty.
-    #[serde(serialize_with = "serialize_hex")]
+    #[serde(serialize_with = "crate::hex::serialize_hash")]
     pub hash: [u8; 32],
 }
 
@@ -177,14 +178,7 @@ pub fn verify_continuation(head: LogHead, entries: &[LogEntry]) -> Result<LogHea
     Ok(head)
 }
 
-/// Lower-case hex of 32 bytes.
-pub fn hex32(bytes: &[u8; 32]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn serialize_hex<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&hex32(bytes))
-}
+pub use crate::hex::hex32;
 
 #[cfg(test)]
 mod tests {

@@ -4,10 +4,10 @@
 //! so no identity or id ends up in a label.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     fmt::Write,
     sync::{
-        Mutex, PoisonError,
+        Arc, PoisonError, RwLock,
         atomic::{AtomicI64, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -18,13 +18,23 @@ const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// The statuses the API answers with; anything else is counted as "other".
+const STATUSES: [u16; 16] = [
+    200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413, 429, 500, 503, 0,
+];
+
+/// Counters of one route and method. Atomics, so that recording a request takes no lock
+/// once the route has been seen.
 #[derive(Default)]
 struct RouteStats {
-    by_status: BTreeMap<u16, u64>,
-    bucket_counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum_seconds: f64,
+    by_status: [AtomicU64; STATUSES.len()],
+    bucket_counts: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
 }
+
+/// route → method → stats.
+type RouteTable = HashMap<String, HashMap<String, Arc<RouteStats>>>;
 
 /// The server's metrics.
 pub struct Metrics {
@@ -32,8 +42,7 @@ pub struct Metrics {
     in_flight: AtomicI64,
     rate_limited_identity: AtomicU64,
     rate_limited_address: AtomicU64,
-    /// route → method → stats.
-    routes: Mutex<HashMap<String, BTreeMap<String, RouteStats>>>,
+    routes: RwLock<RouteTable>,
 }
 
 impl Default for Metrics {
@@ -50,7 +59,7 @@ impl Metrics {
             in_flight: AtomicI64::new(0),
             rate_limited_identity: AtomicU64::new(0),
             rate_limited_address: AtomicU64::new(0),
-            routes: Mutex::new(HashMap::new()),
+            routes: RwLock::new(HashMap::new()),
         }
     }
 
@@ -59,29 +68,44 @@ impl Metrics {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
     }
 
+    fn stats(&self, method: &str, route: &str) -> Arc<RouteStats> {
+        let known = self
+            .routes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(route)
+            .and_then(|methods| methods.get(method))
+            .cloned();
+        known.unwrap_or_else(|| {
+            self.routes
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(route.to_owned())
+                .or_default()
+                .entry(method.to_owned())
+                .or_default()
+                .clone()
+        })
+    }
+
     /// A request finished.
     pub fn request_finished(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let stats = self.stats(method, route);
+        let status_index = STATUSES
+            .iter()
+            .position(|s| *s == status)
+            .unwrap_or(STATUSES.len() - 1);
+        if let Some(counter) = stats.by_status.get(status_index) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        stats.count.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        stats.sum_micros.fetch_add(micros, Ordering::Relaxed);
         let seconds = elapsed.as_secs_f64();
-        let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
-        if !routes.contains_key(route) {
-            routes.insert(route.to_owned(), BTreeMap::new());
-        }
-        let Some(methods) = routes.get_mut(route) else {
-            return;
-        };
-        if !methods.contains_key(method) {
-            methods.insert(method.to_owned(), RouteStats::default());
-        }
-        let Some(stats) = methods.get_mut(method) else {
-            return;
-        };
-        *stats.by_status.entry(status).or_insert(0) += 1;
-        stats.count += 1;
-        stats.sum_seconds += seconds;
-        for (bound, count) in BUCKETS.iter().zip(stats.bucket_counts.iter_mut()) {
+        for (bound, count) in BUCKETS.iter().zip(stats.bucket_counts.iter()) {
             if seconds <= *bound {
-                *count += 1;
+                count.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -130,22 +154,36 @@ impl Metrics {
             self.rate_limited_identity.load(Ordering::Relaxed),
             self.rate_limited_address.load(Ordering::Relaxed)
         );
-        let routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut route_names: Vec<&String> = routes.keys().collect();
-        route_names.sort();
+        let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
+        let mut rows: Vec<(&String, &String, &Arc<RouteStats>)> = routes
+            .iter()
+            .flat_map(|(route, methods)| {
+                methods
+                    .iter()
+                    .map(move |(method, stats)| (route, method, stats))
+            })
+            .collect();
+        rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         let _ = writeln!(
             out,
             "# HELP tessera_http_requests_total Requests answered, by route, method and status.\n\
              # TYPE tessera_http_requests_total counter"
         );
-        for route in &route_names {
-            for (method, stats) in routes.get(*route).into_iter().flatten() {
-                for (status, count) in &stats.by_status {
-                    let _ = writeln!(
-                        out,
-                        "tessera_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {count}"
-                    );
+        for (route, method, stats) in &rows {
+            for (status, count) in STATUSES.iter().zip(stats.by_status.iter()) {
+                let count = count.load(Ordering::Relaxed);
+                if count == 0 {
+                    continue;
                 }
+                let status = if *status == 0 {
+                    "other".to_owned()
+                } else {
+                    status.to_string()
+                };
+                let _ = writeln!(
+                    out,
+                    "tessera_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {count}"
+                );
             }
         }
         let _ = writeln!(
@@ -153,23 +191,23 @@ impl Metrics {
             "# HELP tessera_http_request_duration_seconds Time to answer, by route and method.\n\
              # TYPE tessera_http_request_duration_seconds histogram"
         );
-        for route in &route_names {
-            for (method, stats) in routes.get(*route).into_iter().flatten() {
-                let labels = format!("route=\"{route}\",method=\"{method}\"");
-                for (bound, count) in BUCKETS.iter().zip(stats.bucket_counts.iter()) {
-                    let _ = writeln!(
-                        out,
-                        "tessera_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
-                    );
-                }
+        for (route, method, stats) in &rows {
+            let labels = format!("route=\"{route}\",method=\"{method}\"");
+            for (bound, count) in BUCKETS.iter().zip(stats.bucket_counts.iter()) {
                 let _ = writeln!(
                     out,
-                    "tessera_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}\n\
-                     tessera_http_request_duration_seconds_sum{{{labels}}} {:.6}\n\
-                     tessera_http_request_duration_seconds_count{{{labels}}} {}",
-                    stats.count, stats.sum_seconds, stats.count
+                    "tessera_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
+                    count.load(Ordering::Relaxed)
                 );
             }
+            let count = stats.count.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "tessera_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}\n\
+                 tessera_http_request_duration_seconds_sum{{{labels}}} {:.6}\n\
+                 tessera_http_request_duration_seconds_count{{{labels}}} {count}",
+                stats.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+            );
         }
         out
     }

@@ -3,9 +3,10 @@
 //! wait for each other.
 
 use std::{
+    borrow::Borrow,
     collections::HashMap,
     hash::{BuildHasher, Hash, RandomState},
-    sync::{Mutex, PoisonError},
+    sync::{Mutex, MutexGuard, PoisonError},
 };
 
 /// Shards; a power of two comfortably above the worker thread count.
@@ -23,6 +24,36 @@ impl<K: Hash + Eq, V> ShardedMap<K, V> {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: RandomState::new(),
+        }
+    }
+
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> Option<MutexGuard<'_, HashMap<K, V>>> {
+        let index = (self.hasher.hash_one(key) as usize) % SHARDS;
+        // A panic while holding the lock cannot leave an entry half-updated (every update
+        // is a single insert or remove), so a poisoned shard is still used.
+        self.shards
+            .get(index)
+            .map(|shard| shard.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// A copy of the value at `key`.
+    pub(crate) fn get_cloned<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        self.shard(key)?.get(key).cloned()
+    }
+
+    /// Removes `key`.
+    pub(crate) fn remove<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if let Some(mut shard) = self.shard(key) {
+            shard.remove(key);
         }
     }
 

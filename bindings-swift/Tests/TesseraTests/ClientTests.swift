@@ -180,4 +180,26 @@ final class ClientTests: XCTestCase {
         token.cancel()
         await assertTessera("cancelled") { _ = try cancellable.update(data: Data(count: 10)) }
     }
+
+    func testGroups() async throws {
+        let alice = try await registered("alice")
+        let bob = try await registered("bob")
+        let carol = try await registered("carol")
+        let groupId = uniqueIdentity("team")
+        let group = try await alice.createGroup(groupId: groupId, participants: alice.findUsers(identities: [bob.identity(), carol.identity()]))
+        XCTAssertEqual(try group.epoch(), 0)
+        await assertTessera("group_already_exists") { _ = try await alice.createGroup(groupId: groupId, participants: FoundUsers.fromCards(cards: [])) }
+        let aliceCard = try await bob.findUsers(identities: [alice.identity()]).get(identity: alice.identity())!
+        let bobGroup = try await bob.loadGroup(groupId: groupId, initiator: aliceCard)
+        let carolGroup = try await carol.loadGroup(groupId: groupId, initiator: aliceCard)
+        let hello = try await group.encrypt(data: Data("hello team".utf8))
+        let read = try await bobGroup.decrypt(data: hello, sender: aliceCard, madeAt: nil)
+        XCTAssertEqual(read, Data("hello team".utf8))
+        await assertTessera("not_group_initiator") { try await bobGroup.remove(identities: [carol.identity()]) }
+        try await group.remove(identities: [carol.identity()])
+        let secret = try await group.encrypt(data: Data("without carol".utf8))
+        await assertTessera("group_epoch_unknown") { _ = try await carolGroup.decrypt(data: secret, sender: aliceCard, madeAt: nil) }
+        try await alice.deleteGroup(groupId: groupId)
+        await assertTessera("group_not_found") { _ = try await bob.loadGroup(groupId: groupId, initiator: aliceCard) }
+    }
 }

@@ -9,6 +9,7 @@ use crate::{
     backup::BackupError,
     card::{CardError, CardId},
     envelope::{DecryptError, EncryptError},
+    group::GroupError,
     keys::KeyError,
 };
 
@@ -184,6 +185,42 @@ pub enum Error {
         /// The I/O error's description.
         message: String,
     },
+    /// No such group on the server, or this user was never a participant.
+    #[error(
+        "group '{group_id}' does not exist or this user is not a participant; check the id or \
+         ask the group's initiator to add this user"
+    )]
+    GroupNotFound {
+        /// The group id asked for.
+        group_id: String,
+    },
+    /// A group with this id already exists.
+    #[error("group '{group_id}' already exists; choose another id or load it")]
+    GroupAlreadyExists {
+        /// The group id.
+        group_id: String,
+    },
+    /// Only the group's initiator may change its membership or delete it.
+    #[error("only the group's initiator ({initiator}) can change its members or delete it")]
+    NotGroupInitiator {
+        /// Who the initiator is.
+        initiator: String,
+    },
+    /// This user is no longer a participant of the group.
+    #[error("this user is not a participant of the group's current epoch and cannot write to it")]
+    NotGroupParticipant,
+    /// The message belongs to an epoch this device cannot read, even after updating.
+    #[error(
+        "the group message is from epoch {epoch}, which this user cannot read (not a participant \
+         then, or re-added without history)"
+    )]
+    GroupEpochUnknown {
+        /// The message's epoch.
+        epoch: u32,
+    },
+    /// The signer of a group message was not a participant of its epoch.
+    #[error("the sender was not a participant of the group when the message was sent")]
+    SenderNotParticipant,
     /// The operation was cancelled by the app.
     #[error("the operation was cancelled")]
     Cancelled,
@@ -224,6 +261,12 @@ impl Error {
         "token_provider",
         "invalid_input",
         "io",
+        "group_not_found",
+        "group_already_exists",
+        "not_group_initiator",
+        "not_group_participant",
+        "group_epoch_unknown",
+        "sender_not_participant",
         "cancelled",
         "internal",
     ];
@@ -257,6 +300,12 @@ impl Error {
             Error::TokenProvider { .. } => "token_provider",
             Error::InvalidInput { .. } => "invalid_input",
             Error::Io { .. } => "io",
+            Error::GroupNotFound { .. } => "group_not_found",
+            Error::GroupAlreadyExists { .. } => "group_already_exists",
+            Error::NotGroupInitiator { .. } => "not_group_initiator",
+            Error::NotGroupParticipant => "not_group_participant",
+            Error::GroupEpochUnknown { .. } => "group_epoch_unknown",
+            Error::SenderNotParticipant => "sender_not_participant",
             Error::Cancelled => "cancelled",
             Error::Internal { .. } => "internal",
         }
@@ -345,6 +394,29 @@ impl From<BackupError> for Error {
     }
 }
 
+impl From<GroupError> for Error {
+    fn from(error: GroupError) -> Self {
+        match error {
+            GroupError::Decrypt(error) => error.into(),
+            GroupError::Encrypt(error) => error.into(),
+            GroupError::Identity(error) => error.into(),
+            GroupError::UnknownEpoch(epoch) => Error::GroupEpochUnknown { epoch },
+            GroupError::SenderNotParticipant => Error::SenderNotParticipant,
+            GroupError::NotInTicket => Error::NotARecipient,
+            GroupError::WrongGroup | GroupError::Malformed(_) => Error::DecryptionFailed,
+            GroupError::UnsupportedVersion(_) => Error::UnsupportedFormat {
+                message: error.to_string(),
+            },
+            GroupError::InvalidGroupId(_) | GroupError::ParticipantCount => {
+                Error::invalid_input(error.to_string())
+            }
+            GroupError::InvalidTicket(_) => {
+                Error::invalid_response(format!("a group ticket is invalid: {error}"))
+            }
+        }
+    }
+}
+
 impl From<KeyError> for Error {
     fn from(error: KeyError) -> Self {
         Error::Internal {
@@ -409,6 +481,18 @@ mod tests {
             Error::TokenProvider { message: text("x") },
             Error::invalid_input("x"),
             Error::Io { message: text("x") },
+            Error::GroupNotFound {
+                group_id: text("g"),
+            },
+            Error::GroupAlreadyExists {
+                group_id: text("g"),
+            },
+            Error::NotGroupInitiator {
+                initiator: text("alice"),
+            },
+            Error::NotGroupParticipant,
+            Error::GroupEpochUnknown { epoch: 3 },
+            Error::SenderNotParticipant,
             Error::Cancelled,
             Error::Internal { message: text("x") },
         ]

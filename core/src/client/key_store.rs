@@ -148,6 +148,12 @@ pub mod entries {
         format!("{}cards/", namespace(identity))
     }
 
+    /// `tessera/<identity>/groups/<group id>`: a group's initiator card and the epochs
+    /// (secrets and participants) this device can read.
+    pub fn group(identity: &Identity, group_id: &crate::group::GroupId) -> String {
+        format!("{}groups/{}", namespace(identity), group_id.as_str())
+    }
+
     /// `tessera/<identity>/index`: the names of every other entry written for the
     /// identity, one per line; `cleanup` deletes them all.
     pub fn index(identity: &Identity) -> String {

@@ -17,6 +17,7 @@ mod card_cache;
 mod clock;
 pub mod config;
 pub mod error;
+mod groups;
 mod key_backup;
 pub mod key_store;
 mod lookup;
@@ -36,6 +37,7 @@ use std::{
 
 pub use config::{Config, KeyChangedListener};
 pub use error::Error;
+pub use groups::{Group, MAX_GROUP_PARTICIPANTS};
 pub use key_backup::BACKUP_NAME;
 pub use key_store::{InMemoryKeyStore, KeyStore, entries};
 pub use lookup::FoundUsers;

@@ -7,7 +7,7 @@
 //! and JS objects are never `Send`, so the bounds disappear. Trait definitions and
 //! implementations pick the matching `async-trait` flavour with:
 //!
-//! ```ignore
+//! ```text
 //! #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
 //! #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 //! ```

@@ -59,6 +59,22 @@ struct OutdatedResponse {
     outdated: Vec<OutdatedCard>,
 }
 
+/// One epoch's ticket as the server lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct TicketRecord {
+    pub(crate) epoch: u32,
+    #[serde(with = "b64url_bytes")]
+    pub(crate) ticket: Vec<u8>,
+    pub(crate) created_at: u64,
+}
+
+/// The tickets of a group visible to the caller.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GroupTickets {
+    pub(crate) initiator: String,
+    pub(crate) tickets: Vec<TicketRecord>,
+}
+
 /// A stored backup blob and its version.
 pub(crate) struct StoredBackup {
     pub(crate) version: u64,
@@ -284,6 +300,52 @@ impl ServerApi {
         let body = serde_json::json!({ "blob": b64url_encode(blob) });
         let _: serde_json::Value = self.json(Method::Put, &path, Some(body), &[header]).await?;
         Ok(())
+    }
+
+    /// `PUT /v1/groups/{group_id}/tickets/{epoch}`.
+    pub(crate) async fn put_ticket(
+        &self,
+        group_id: &str,
+        epoch: u32,
+        participants: &[&str],
+        ticket: &[u8],
+    ) -> Result<(), Error> {
+        let path = format!("/v1/groups/{}/tickets/{epoch}", path_segment(group_id));
+        let body =
+            serde_json::json!({ "participants": participants, "ticket": b64url_encode(ticket) });
+        let _: serde_json::Value = self.json(Method::Put, &path, Some(body), &[]).await?;
+        Ok(())
+    }
+
+    /// `GET /v1/groups/{group_id}/tickets?after=`; `None` when the group does not exist or
+    /// the caller was never a participant.
+    pub(crate) async fn group_tickets(
+        &self,
+        group_id: &str,
+        after: Option<u32>,
+    ) -> Result<Option<GroupTickets>, Error> {
+        let mut path = format!("/v1/groups/{}/tickets", path_segment(group_id));
+        if let Some(after) = after {
+            path.push_str(&format!("?after={after}"));
+        }
+        match self
+            .json::<GroupTickets>(Method::Get, &path, None, &[])
+            .await
+        {
+            Ok(tickets) => Ok(Some(tickets)),
+            Err(error) if error.is_server(404, "not_found") => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `DELETE /v1/groups/{group_id}`; `false` when there was none.
+    pub(crate) async fn delete_group(&self, group_id: &str) -> Result<bool, Error> {
+        let path = format!("/v1/groups/{}", path_segment(group_id));
+        match self.send(Method::Delete, &path, Vec::new(), &[]).await {
+            Ok(_) => Ok(true),
+            Err(error) if error.is_server(404, "not_found") => Ok(false),
+            Err(error) => Err(error),
+        }
     }
 
     /// `DELETE /v1/backups/{name}`; `false` when there was none.

@@ -104,8 +104,53 @@ pub(crate) fn write(
     Ok(())
 }
 
+/// How far [`parse`] got through a header that is still arriving, so the next call resumes
+/// there: a header of n stanzas costs O(n) however its bytes are split, not O(n²).
+#[derive(Default)]
+pub(crate) struct Progress {
+    /// Stanzas already checked to be complete and well-formed.
+    stanzas: usize,
+    /// Where the first unchecked stanza starts (0 before the first stanza).
+    offset: usize,
+}
+
+/// The stanza at a reader's position, or how many bytes in total it needs.
+enum Next<'a> {
+    Stanza(Stanza<'a>),
+    Needs(usize),
+}
+
+/// Reads the stanza at `r`'s position, checking an X25519 stanza's length.
+fn read_stanza<'a>(r: &mut Reader<'a>) -> Result<Next<'a>, DecryptError> {
+    let Some(prefix) = r.take(STANZA_PREFIX_LENGTH) else {
+        return Ok(Next::Needs(r.position() + STANZA_PREFIX_LENGTH));
+    };
+    let mut p = Reader::new(prefix);
+    let algorithm = p.u8().unwrap_or_default();
+    let key_id = KeyId(p.array().unwrap_or_default());
+    let body_length = usize::from(p.u16().unwrap_or_default());
+    if algorithm == ALG_X25519 && body_length != WRAPPED_KEY_LENGTH {
+        return Err(DecryptError::Malformed(
+            "X25519 stanza has the wrong length",
+        ));
+    }
+    let needed = r.position() + body_length;
+    let Some(body) = r.take(body_length) else {
+        return Ok(Next::Needs(needed));
+    };
+    Ok(Next::Stanza(Stanza {
+        algorithm,
+        key_id,
+        body,
+    }))
+}
+
 /// Parses a header from the start of `bytes`, or says how much more input it needs.
-pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, DecryptError> {
+/// Between calls `bytes` may only grow, and `progress` must come from the previous call.
+pub(crate) fn parse<'a>(
+    bytes: &'a [u8],
+    progress: &mut Progress,
+) -> Result<Parsed<'a>, DecryptError> {
     let mut r = Reader::new(bytes);
     let Some(fixed) = r.take(FIXED_LENGTH) else {
         return Ok(Parsed::Incomplete(FIXED_LENGTH));
@@ -129,29 +174,26 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, DecryptError> {
     if count > MAX_RECIPIENTS {
         return Err(DecryptError::Malformed("envelope has too many recipients"));
     }
+    // Check the stanzas no earlier call has seen complete.
+    let mut unchecked = Reader::new(bytes);
+    let resume_at = progress.offset.max(FIXED_LENGTH);
+    if unchecked.take(resume_at).is_none() {
+        return Ok(Parsed::Incomplete(resume_at));
+    }
+    while progress.stanzas < count {
+        if let Next::Needs(needed) = read_stanza(&mut unchecked)? {
+            return Ok(Parsed::Incomplete(needed));
+        }
+        progress.stanzas += 1;
+        progress.offset = unchecked.position();
+    }
+    // The header is complete: collect its stanzas in one more pass.
     let mut stanzas = Vec::with_capacity(count);
     for _ in 0..count {
-        let Some(prefix) = r.take(STANZA_PREFIX_LENGTH) else {
-            return Ok(Parsed::Incomplete(r.position() + STANZA_PREFIX_LENGTH));
-        };
-        let mut p = Reader::new(prefix);
-        let algorithm = p.u8().unwrap_or_default();
-        let key_id = KeyId(p.array().unwrap_or_default());
-        let body_length = usize::from(p.u16().unwrap_or_default());
-        if algorithm == ALG_X25519 && body_length != WRAPPED_KEY_LENGTH {
-            return Err(DecryptError::Malformed(
-                "X25519 stanza has the wrong length",
-            ));
+        match read_stanza(&mut r)? {
+            Next::Stanza(stanza) => stanzas.push(stanza),
+            Next::Needs(needed) => return Ok(Parsed::Incomplete(needed)),
         }
-        let needed = r.position() + body_length;
-        let Some(body) = r.take(body_length) else {
-            return Ok(Parsed::Incomplete(needed));
-        };
-        stanzas.push(Stanza {
-            algorithm,
-            key_id,
-            body,
-        });
     }
     Ok(Parsed::Complete(
         Header {

@@ -185,9 +185,12 @@ pub fn decrypt_message(
     Ok((plaintext, verified))
 }
 
-/// Deterministic encryption for test vectors: every random value given explicitly.
-#[cfg(test)]
-pub(crate) fn encrypt_message_with(
+/// Deterministic encryption for test vectors and fuzz targets: every random value given
+/// explicitly. Compiled only for tests and under `cfg(fuzzing)` (set by cargo-fuzz), never
+/// into a release build: reusing randomness across messages breaks the envelope.
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub fn encrypt_message_with(
     sender: &IdentityKeyPair,
     recipients: &[Recipient],
     plaintext: &[u8],

@@ -248,9 +248,11 @@ struct RecipientSecret {
 
 #[allow(clippy::large_enum_variant)] // One instance per decryptor; boxing buys nothing.
 enum DecryptState {
-    /// Collecting envelope header bytes until `needed` are buffered, then parsing again.
+    /// Collecting envelope header bytes until `needed` are buffered, then parsing again
+    /// from where the last attempt stopped.
     Header {
         needed: usize,
+        progress: header::Progress,
         recipient: Box<RecipientSecret>,
     },
     /// Decrypting chunks.
@@ -297,6 +299,7 @@ impl Decryptor {
         });
         Self::with_state(DecryptState::Header {
             needed: header::FIXED_LENGTH,
+            progress: header::Progress::default(),
             recipient,
         })
     }
@@ -358,7 +361,10 @@ impl Decryptor {
 
     /// Parses the header at the start of `bytes`; `Some(length)` once complete.
     fn parse_header(&mut self, bytes: &[u8]) -> Result<Option<usize>, DecryptError> {
-        match header::parse(bytes)? {
+        let DecryptState::Header { progress, .. } = &mut self.state else {
+            return Err(DecryptError::DecryptionFailed);
+        };
+        match header::parse(bytes, progress)? {
             header::Parsed::Incomplete(more) => {
                 if more > header::MAX_HEADER_LENGTH {
                     return Err(DecryptError::Malformed("envelope header too large"));
@@ -555,7 +561,9 @@ pub(crate) fn seal_inner(
 /// stream (plaintext followed by the trailer).
 #[cfg(test)]
 pub(crate) fn open_inner(envelope: &[u8], content_key: &[u8; 32]) -> (Vec<u8>, Vec<u8>) {
-    let header::Parsed::Complete(parsed, length) = header::parse(envelope).unwrap() else {
+    let header::Parsed::Complete(parsed, length) =
+        header::parse(envelope, &mut header::Progress::default()).unwrap()
+    else {
         unreachable!("test envelopes are complete")
     };
     let header_bytes = &envelope[..length];

@@ -254,6 +254,67 @@ fn ten_thousand_recipients() {
     assert_eq!(plain, b"all hands");
 }
 
+/// A header of `count` stanzas of an unknown algorithm with empty bodies (not for `bob`).
+fn header_of_unknown_stanzas(count: u32) -> Vec<u8> {
+    let mut envelope = b"TSEV\x01".to_vec();
+    envelope.extend_from_slice(&[7; 16]);
+    envelope.extend_from_slice(&keys(5).public_keys().encryption);
+    envelope.extend_from_slice(&count.to_be_bytes());
+    for i in 0..u64::from(count) {
+        envelope.push(0xEE);
+        envelope.extend_from_slice(&i.to_be_bytes());
+        envelope.extend_from_slice(&0u16.to_be_bytes());
+    }
+    envelope
+}
+
+#[test]
+fn a_header_with_the_most_stanzas_parses_in_linear_time() {
+    // Regression: the decryptor re-parsed the header from its first byte after each
+    // stanza arrived, so 100 000 stanzas (1.1 MB) took about a minute of CPU.
+    let bob = keys(2);
+    let envelope = header_of_unknown_stanzas(MAX_RECIPIENTS as u32);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        decrypt_message(&bob, &envelope, &[], None).unwrap_err(),
+        DecryptError::NotARecipient
+    );
+    let mut decryptor = Decryptor::new(&bob);
+    let mut plain = Vec::new();
+    let mut result = Ok(());
+    for piece in envelope.chunks(7) {
+        result = decryptor.update(piece, &mut plain);
+        if result.is_err() {
+            break;
+        }
+    }
+    assert_eq!(result, Err(DecryptError::NotARecipient));
+    // Linear parsing takes milliseconds; the margin absorbs debug builds and a busy machine.
+    let elapsed = started.elapsed();
+    assert!(elapsed < std::time::Duration::from_secs(10), "{elapsed:?}");
+}
+
+#[test]
+fn a_header_arriving_in_pieces_is_checked_as_a_whole() {
+    let bob = keys(2);
+    let envelope = header_of_unknown_stanzas(3);
+    for split in 0..envelope.len() {
+        let (first, second) = envelope.split_at(split);
+        let mut decryptor = Decryptor::new(&bob);
+        let mut plain = Vec::new();
+        assert_eq!(
+            decryptor.update(first, &mut plain),
+            Ok(()),
+            "split at {split}"
+        );
+        assert_eq!(
+            decryptor.update(second, &mut plain),
+            Err(DecryptError::NotARecipient),
+            "split at {split}"
+        );
+    }
+}
+
 #[test]
 fn empty_and_duplicate_recipients() {
     let (alice, bob) = (keys(1), keys(2));

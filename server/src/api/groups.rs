@@ -35,11 +35,17 @@ pub struct PutTicketResponse {
     epoch: u32,
 }
 
-/// `?after=<epoch>`.
+/// Most epochs in one listing.
+pub const MAX_TICKETS_PAGE: u32 = 1000;
+/// Epochs in a listing unless `limit` says otherwise.
+pub const DEFAULT_TICKETS_PAGE: u32 = 100;
+
+/// `?after=<epoch>&limit=<n>`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     after: Option<u32>,
+    limit: Option<u32>,
 }
 
 /// One epoch as listed.
@@ -152,9 +158,15 @@ pub async fn list_tickets(
             "after is an epoch, 0..=2147483647".into(),
         ));
     }
+    let limit = query.limit.unwrap_or(DEFAULT_TICKETS_PAGE);
+    if !(1..=MAX_TICKETS_PAGE).contains(&limit) {
+        return Err(ApiError::InvalidRequest(format!(
+            "limit must be 1..={MAX_TICKETS_PAGE}"
+        )));
+    }
     let tickets = state
         .storage
-        .group_tickets(&caller, &group_id, query.after)
+        .group_tickets(&caller, &group_id, query.after, limit)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such group".into()))?;
     Ok(Json(ListResponse {

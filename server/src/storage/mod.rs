@@ -84,6 +84,7 @@ impl CardStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CardRecord {
     /// SHA-256 of the snapshot.
+    #[serde(serialize_with = "crate::hex::serialize_card_id")]
     pub id: CardId,
     /// The card's identity.
     pub identity: String,
@@ -97,8 +98,10 @@ pub struct CardRecord {
     /// When the directory accepted it.
     pub published_at: u64,
     /// The card it replaces, if any.
+    #[serde(serialize_with = "crate::hex::serialize_optional_card_id")]
     pub previous_card_id: Option<CardId>,
     /// The card that replaced it, if any.
+    #[serde(serialize_with = "crate::hex::serialize_optional_card_id")]
     pub superseded_by: Option<CardId>,
 }
 
@@ -121,10 +124,12 @@ pub struct NewCard {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutdatedCard {
     /// The card asked about.
+    #[serde(serialize_with = "crate::hex::serialize_card_id")]
     pub card_id: CardId,
     /// `superseded`, `revoked` or `unknown`.
     pub status: &'static str,
     /// Its successor, if one names it.
+    #[serde(serialize_with = "crate::hex::serialize_optional_card_id")]
     pub superseded_by: Option<CardId>,
 }
 
@@ -264,13 +269,15 @@ pub trait Storage: Send + Sync + 'static {
         now: u64,
     ) -> Result<(), StorageError>;
 
-    /// The tickets of `group_id` whose participants include `caller`, after epoch
-    /// `after`; `None` when the group does not exist or `caller` never took part.
+    /// Up to `limit` tickets of `group_id` whose participants include `caller`, after
+    /// epoch `after`, oldest first; `None` when the group does not exist or `caller`
+    /// never took part.
     async fn group_tickets(
         &self,
         caller: &Identity,
         group_id: &str,
         after: Option<u32>,
+        limit: u32,
     ) -> Result<Option<GroupTickets>, StorageError>;
 
     /// Deletes a group and all its tickets; only its initiator may.

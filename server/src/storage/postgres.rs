@@ -36,9 +36,16 @@ const MAX_ATTEMPTS: u32 = 5;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The PostgreSQL implementation of [`Storage`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PostgresStorage {
     pool: PgPool,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    // The pool's options hold the database password: never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStorage").finish_non_exhaustive()
+    }
 }
 
 /// Runs a transactional operation again while it fails with a transient conflict.
@@ -667,6 +674,7 @@ impl Storage for PostgresStorage {
         caller: &Identity,
         group_id: &str,
         after: Option<u32>,
+        limit: u32,
     ) -> Result<Option<GroupTickets>, StorageError> {
         // REPEATABLE READ: the tickets and their participants come from one snapshot.
         let mut tx = self.pool.begin().await?;
@@ -696,23 +704,28 @@ impl Storage for PostgresStorage {
             "SELECT t.epoch, t.ticket, t.created_at FROM group_tickets t
              JOIN group_participants p ON p.group_id = t.group_id AND p.epoch = t.epoch
              WHERE t.group_id = $1 AND p.identity = $2 AND t.epoch > $3
-             ORDER BY t.epoch",
+             ORDER BY t.epoch
+             LIMIT $4",
         )
         .bind(group_id)
         .bind(caller.as_str())
         .bind(after)
+        .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
         let participant_rows = sqlx::query(
             "SELECT epoch, identity FROM group_participants
              WHERE group_id = $1 AND epoch IN (
                  SELECT epoch FROM group_participants
-                 WHERE group_id = $1 AND identity = $2 AND epoch > $3)
+                 WHERE group_id = $1 AND identity = $2 AND epoch > $3
+                 ORDER BY epoch
+                 LIMIT $4)
              ORDER BY epoch, position",
         )
         .bind(group_id)
         .bind(caller.as_str())
         .bind(after)
+        .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -5,8 +5,21 @@
 //! connection (SQLite allows one writer at a time anyway; queueing in-process avoids
 //! `SQLITE_BUSY` and lock upgrades) and a pool of reader connections, which WAL lets run
 //! alongside the writer. One database file serves one server process.
+//!
+//! Search answers come from a write-through cache of each identity's active card (or
+//! its absence) when they can: only this process writes the file, so the cache is exact
+//! (see [`ActiveCardCache`]). PostgreSQL has no such cache: there, other replicas write.
 
-use std::{collections::HashMap, path::Path, str::FromStr, time::Duration};
+use std::{
+    collections::HashMap,
+    path::Path,
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use sqlx::{
@@ -23,7 +36,10 @@ use super::{
     card_record_from_row, check_chain, hash_from_column, i64_for_column, log_entry_from_row,
     migrations, u64_from_column,
 };
-use crate::log_chain::{LogEntry, LogHead, LogOperation};
+use crate::{
+    log_chain::{LogEntry, LogHead, LogOperation},
+    sharded_map::ShardedMap,
+};
 
 /// How long a connection waits for a lock held by another connection before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,11 +50,65 @@ pub fn path_of_url(url: &str) -> Option<&str> {
         .or_else(|| url.strip_prefix("sqlite:"))
 }
 
+/// Identities whose search answer is cached at most (bounds memory: roughly 1 KiB each).
+const MAX_CACHED_IDENTITIES: usize = 200_000;
+
+/// Each identity's active card, or `None` for "has none", as the database last said.
+///
+/// Writers remove an identity's entry after their transaction commits. A reader that
+/// missed the cache fills it only if no write committed while it was reading: it notes
+/// `generation` before querying and, under the entry's shard lock, inserts only if
+/// `generation` is unchanged. Writers bump `generation` before removing (under the same
+/// lock), so a stale read can never land after the removal that would have cleared it.
+struct ActiveCardCache {
+    entries: ShardedMap<String, Option<Arc<CardRecord>>>,
+    generation: AtomicU64,
+}
+
+impl ActiveCardCache {
+    fn new() -> Self {
+        Self {
+            entries: ShardedMap::new(),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// After a committed change to `identity`'s cards.
+    fn invalidate(&self, identity: &str) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.entries.remove(identity);
+    }
+
+    /// Caches what a read that started at `generation` found, unless a write committed
+    /// since.
+    fn fill(&self, identity: &str, card: Option<Arc<CardRecord>>, generation: u64) {
+        let shard_capacity =
+            ShardedMap::<String, Option<Arc<CardRecord>>>::shard_capacity(MAX_CACHED_IDENTITIES);
+        self.entries
+            .with_shard(identity.to_owned(), |entries, identity| {
+                if self.generation.load(Ordering::SeqCst) != generation {
+                    return;
+                }
+                if entries.len() >= shard_capacity {
+                    entries.clear();
+                }
+                entries.insert(identity, card);
+            });
+    }
+}
+
 /// The SQLite implementation of [`Storage`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SqliteStorage {
     writer: SqlitePool,
     reader: SqlitePool,
+    active_cards: Arc<ActiveCardCache>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage").finish_non_exhaustive()
+    }
 }
 
 impl SqliteStorage {
@@ -62,7 +132,11 @@ impl SqliteStorage {
             .max_connections(max_readers.max(1))
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            active_cards: Arc::new(ActiveCardCache::new()),
+        })
     }
 }
 
@@ -243,6 +317,7 @@ impl Storage for SqliteStorage {
                 "a card vanished inside its transaction",
             ))?;
         tx.commit().await?;
+        self.active_cards.invalidate(identity);
         Ok(record)
     }
 
@@ -250,23 +325,45 @@ impl Storage for SqliteStorage {
         &self,
         identities: &[Identity],
     ) -> Result<Vec<CardRecord>, StorageError> {
-        let names: Vec<&str> = identities.iter().map(Identity::as_str).collect();
-        let sql = format!(
-            "SELECT {CARD_COLUMNS} FROM cards
-             WHERE status = 'active' AND identity IN (SELECT value FROM json_each(?1))"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(json_array(&names)?)
-            .fetch_all(&self.reader)
-            .await?;
-        let mut by_identity: HashMap<String, CardRecord> = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let record = card_record_from_row(row)?;
-            by_identity.insert(record.identity.clone(), record);
-        }
-        Ok(names
+        let mut answers: Vec<Option<Option<Arc<CardRecord>>>> = identities
             .iter()
-            .filter_map(|name| by_identity.remove(*name))
+            .map(|identity| self.active_cards.entries.get_cloned(identity.as_str()))
+            .collect();
+        let missed: Vec<&str> = identities
+            .iter()
+            .zip(&answers)
+            .filter(|(_, answer)| answer.is_none())
+            .map(|(identity, _)| identity.as_str())
+            .collect();
+        if !missed.is_empty() {
+            let generation = self.active_cards.generation.load(Ordering::SeqCst);
+            let sql = format!(
+                "SELECT {CARD_COLUMNS} FROM cards
+                 WHERE status = 'active' AND identity IN (SELECT value FROM json_each(?1))"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(json_array(&missed)?)
+                .fetch_all(&self.reader)
+                .await?;
+            let mut found: HashMap<String, Arc<CardRecord>> = HashMap::with_capacity(rows.len());
+            for row in &rows {
+                let record = card_record_from_row(row)?;
+                found.insert(record.identity.clone(), Arc::new(record));
+            }
+            for (identity, answer) in identities.iter().zip(answers.iter_mut()) {
+                if answer.is_none() {
+                    let card = found.get(identity.as_str()).cloned();
+                    self.active_cards
+                        .fill(identity.as_str(), card.clone(), generation);
+                    *answer = Some(card);
+                }
+            }
+        }
+        Ok(answers
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|card| CardRecord::clone(&card))
             .collect())
     }
 
@@ -302,6 +399,7 @@ impl Storage for SqliteStorage {
             "a card vanished inside its transaction",
         ))?;
         tx.commit().await?;
+        self.active_cards.invalidate(owner.as_str());
         Ok(record)
     }
 
@@ -315,7 +413,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn outdated_cards(&self, ids: &[CardId]) -> Result<Vec<OutdatedCard>, StorageError> {
-        let hex_ids: Vec<String> = ids.iter().map(CardId::to_hex).collect();
+        let hex_ids: Vec<String> = ids.iter().map(|id| crate::hex::hex32(&id.0)).collect();
         let rows = sqlx::query(
             "SELECT id, status, superseded_by FROM cards
              WHERE id IN (SELECT unhex(value) FROM json_each(?1))",
@@ -522,6 +620,7 @@ impl Storage for SqliteStorage {
         caller: &Identity,
         group_id: &str,
         after: Option<u32>,
+        limit: u32,
     ) -> Result<Option<GroupTickets>, StorageError> {
         // One read transaction, so the tickets and their participants are one snapshot.
         let mut tx = self.reader.begin().await?;
@@ -548,23 +647,28 @@ impl Storage for SqliteStorage {
             "SELECT t.epoch, t.ticket, t.created_at FROM group_tickets t
              JOIN group_participants p ON p.group_id = t.group_id AND p.epoch = t.epoch
              WHERE t.group_id = ?1 AND p.identity = ?2 AND t.epoch > ?3
-             ORDER BY t.epoch",
+             ORDER BY t.epoch
+             LIMIT ?4",
         )
         .bind(group_id)
         .bind(caller.as_str())
         .bind(after)
+        .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
         let participant_rows = sqlx::query(
             "SELECT epoch, identity FROM group_participants
              WHERE group_id = ?1 AND epoch IN (
                  SELECT epoch FROM group_participants
-                 WHERE group_id = ?1 AND identity = ?2 AND epoch > ?3)
+                 WHERE group_id = ?1 AND identity = ?2 AND epoch > ?3
+                 ORDER BY epoch
+                 LIMIT ?4)
              ORDER BY epoch, position",
         )
         .bind(group_id)
         .bind(caller.as_str())
         .bind(after)
+        .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tessera_core::{AppKey, Timestamp, TokenClaims};
+use tessera_core::{AppKey, Identity, Timestamp, TokenClaims};
 
 use crate::harness::{Database, Reply, TestServer, b64, card, send};
 
@@ -319,5 +319,31 @@ pub(crate) async fn other_identities_resources_are_refused(database: Database) {
         .get("/v1/backups/k", Some(&server.token("alice")))
         .await;
     assert_eq!(alices.json["blob"], fixture.backup_blob);
+    server.stop().await;
+}
+
+/// During an app key rotation the server accepts tokens of every configured key, and
+/// only those.
+pub(crate) async fn every_configured_app_key_is_accepted(database: Database) {
+    let new_key = AppKey::from_seed([43; 32]);
+    let public = tessera_server::AppPublicKey(new_key.public_key());
+    let server = TestServer::start_with(database, |config| {
+        config.app_public_keys.push(public);
+    })
+    .await;
+    let alice = Identity::new("alice").unwrap();
+    let old_token = server.token("alice");
+    let new_token = new_key.mint(&server.app_id, &alice, Timestamp::now(), 600);
+    let retired = AppKey::from_seed([44; 32]).mint(&server.app_id, &alice, Timestamp::now(), 600);
+    for token in [&old_token, &new_token] {
+        server
+            .get("/v1/identities/alice/cards", Some(token))
+            .await
+            .expect(200, "");
+    }
+    server
+        .get("/v1/identities/alice/cards", Some(&retired))
+        .await
+        .expect(401, "unauthorized");
     server.stop().await;
 }

@@ -10,6 +10,16 @@ pub(crate) async fn card_endpoints_happy_path(database: Database) {
     let server = TestServer::start(database).await;
     let alice = server.token("alice");
 
+    // Searched before she has a card (the SQLite search cache remembers "none")...
+    let before = server
+        .post(
+            "/v1/cards/search",
+            Some(&alice),
+            &json!({ "identities": ["alice"] }),
+        )
+        .await;
+    assert_eq!(before.json["cards"], json!([]));
+
     let first = card("alice", 1, None);
     let published = server.publish("alice", &first).await;
     published.expect(201, "");
@@ -106,6 +116,15 @@ pub(crate) async fn card_endpoints_happy_path(database: Database) {
     // After a revocation the next card continues the chain from the latest card.
     let third = card("alice", 3, Some(second.id()));
     server.publish("alice", &third).await.expect(201, "");
+    // ...and every publish and revoke shows in the next search.
+    let search = server
+        .post(
+            "/v1/cards/search",
+            Some(&alice),
+            &json!({ "identities": ["alice"] }),
+        )
+        .await;
+    assert_eq!(search.json["cards"][0]["id"], third.id().to_hex());
     let second_now = server
         .get(&format!("/v1/cards/{}", second.id().to_hex()), Some(&alice))
         .await;

@@ -65,6 +65,17 @@ pub(crate) async fn group_ticket_rules_and_visibility(database: Database) {
         .await;
     assert_eq!(after.json["tickets"].as_array().unwrap().len(), 1);
     assert_eq!(after.json["tickets"][0]["epoch"], 1);
+    let first_page = server
+        .get("/v1/groups/team:42/tickets?limit=1", Some(&bob))
+        .await;
+    assert_eq!(first_page.json["tickets"].as_array().unwrap().len(), 1);
+    assert_eq!(first_page.json["tickets"][0]["epoch"], 0);
+    for query in ["limit=0", "limit=1001", "after=2147483648", "page=2"] {
+        server
+            .get(&format!("/v1/groups/team:42/tickets?{query}"), Some(&bob))
+            .await
+            .expect(400, "invalid_request");
+    }
 
     // Carol sees only the epoch she belongs to.
     let for_carol = server.get("/v1/groups/team:42/tickets", Some(&carol)).await;

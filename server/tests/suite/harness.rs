@@ -127,10 +127,22 @@ impl TestServer {
         }
     }
 
-    /// Stops the server gracefully.
+    /// Stops the server gracefully and drops its PostgreSQL database (so a developer's
+    /// own PostgreSQL does not fill up with test databases).
     pub(crate) async fn stop(mut self) {
         if let Some(running) = self.running.take() {
             running.shutdown().await.unwrap();
+        }
+        if self.database_url.starts_with("postgres") {
+            let admin_url = std::env::var(POSTGRES_URL_VARIABLE).unwrap();
+            let name = self.database_url.rsplit('/').next().unwrap().to_owned();
+            let options = PgConnectOptions::from_str(&admin_url).unwrap();
+            let mut admin = sqlx::PgConnection::connect_with(&options).await.unwrap();
+            admin
+                .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await
+                .unwrap();
+            admin.close().await.unwrap();
         }
     }
 

@@ -139,13 +139,17 @@ pub(crate) async fn storage_rules_hold(database: Database) {
         )
         .await
         .unwrap();
-    let seen = store.group_tickets(&bob, "g", None).await.unwrap().unwrap();
+    let seen = store
+        .group_tickets(&bob, "g", None, 100)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(seen.initiator, "alice");
     assert_eq!(seen.tickets[0].participants, ["alice", "bob"]);
     assert_eq!(seen.tickets[0].epoch, 7);
     assert!(
         store
-            .group_tickets(&bob, "g", Some(7))
+            .group_tickets(&bob, "g", Some(7), 100)
             .await
             .unwrap()
             .unwrap()
@@ -153,9 +157,15 @@ pub(crate) async fn storage_rules_hold(database: Database) {
             .is_empty()
     );
     let carol = Identity::new("carol").unwrap();
-    assert_eq!(store.group_tickets(&carol, "g", None).await.unwrap(), None);
+    assert_eq!(
+        store.group_tickets(&carol, "g", None, 100).await.unwrap(),
+        None
+    );
     store.delete_group(&alice, "g").await.unwrap();
-    assert_eq!(store.group_tickets(&alice, "g", None).await.unwrap(), None);
+    assert_eq!(
+        store.group_tickets(&alice, "g", None, 100).await.unwrap(),
+        None
+    );
 
     store.ping().await.unwrap();
     store.close().await;

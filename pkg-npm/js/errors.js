@@ -1,0 +1,103 @@
+// Errors thrown by tessera-e2ee: Error subclasses with a stable machine `code`.
+// Branch on `error.code` (or `instanceof`), never on `error.message`. Class names follow
+// E3Kit's where E3Kit had one, so migrating code keeps its `instanceof` checks.
+
+export class TesseraError extends Error {
+  constructor(message, code = 'internal') {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** The user has no card in the directory: call register() first. */
+export class RegisterRequiredError extends TesseraError {}
+/** The user is already registered (E3Kit: IdentityAlreadyExistsError). */
+export class IdentityAlreadyExistsError extends TesseraError {}
+/** A private key is already stored on this device. */
+export class PrivateKeyAlreadyExistsError extends TesseraError {}
+/** No key backup exists on the server. */
+export class PrivateKeyNoBackupError extends TesseraError {}
+/** This device holds no private key: restore it or rotate it. */
+export class MissingPrivateKeyError extends TesseraError {}
+/** The password does not open the key backup. */
+export class WrongKeyknoxPasswordError extends TesseraError {}
+/** Some identities are not registered; `identities` lists them when known. */
+export class UsersNotFoundError extends TesseraError {}
+/** Decryption or signature verification failed; `code` says which check. */
+export class IntegrityCheckFailedError extends TesseraError {}
+/** The operation was cancelled through its AbortSignal. */
+export class AbortError extends TesseraError {}
+/** The server could not be reached, rejected the token, or answered unexpectedly. */
+export class NetworkError extends TesseraError {}
+/** A group operation failed. */
+export class GroupError extends TesseraError {}
+/** An argument has the wrong type or value. */
+export class InvalidInputError extends TesseraError {}
+
+// Names as string literals, so `error.name` survives minifiers that rename classes.
+for (const [name, Class] of Object.entries({
+  TesseraError,
+  RegisterRequiredError,
+  IdentityAlreadyExistsError,
+  PrivateKeyAlreadyExistsError,
+  PrivateKeyNoBackupError,
+  MissingPrivateKeyError,
+  WrongKeyknoxPasswordError,
+  UsersNotFoundError,
+  IntegrityCheckFailedError,
+  AbortError,
+  NetworkError,
+  GroupError,
+  InvalidInputError,
+})) {
+  Object.defineProperty(Class.prototype, 'name', { value: name, writable: true, configurable: true });
+}
+
+const CLASS_OF_CODE = {
+  not_registered: RegisterRequiredError,
+  already_registered: IdentityAlreadyExistsError,
+  private_key_already_exists: PrivateKeyAlreadyExistsError,
+  no_backup: PrivateKeyNoBackupError,
+  missing_private_key: MissingPrivateKeyError,
+  wrong_password: WrongKeyknoxPasswordError,
+  users_not_found: UsersNotFoundError,
+  // Envelope and message checks (core kinds and client codes).
+  decryption_failed: IntegrityCheckFailedError,
+  not_a_recipient: IntegrityCheckFailedError,
+  wrong_sender: IntegrityCheckFailedError,
+  signature_invalid: IntegrityCheckFailedError,
+  signed_with_previous_key: IntegrityCheckFailedError,
+  made_at_required: IntegrityCheckFailedError,
+  signer_key_replaced: IntegrityCheckFailedError,
+  invalid_sender_cards: IntegrityCheckFailedError,
+  truncated: IntegrityCheckFailedError,
+  card_verification_failed: IntegrityCheckFailedError,
+  cancelled: AbortError,
+  network: NetworkError,
+  unauthorized: NetworkError,
+  server: NetworkError,
+  invalid_server_response: NetworkError,
+  // Group kinds.
+  invalid_group_id: GroupError,
+  wrong_group: GroupError,
+  unknown_epoch: GroupError,
+  sender_not_participant: GroupError,
+  not_in_ticket: GroupError,
+  invalid_ticket: GroupError,
+  participant_count: GroupError,
+  group_not_found: GroupError,
+  not_group_initiator: GroupError,
+  invalid_input: InvalidInputError,
+  invalid_identity: InvalidInputError,
+};
+
+/** The error object for a code (used by the wasm adapter through setErrorFactory). */
+export function errorFromCode(code, message) {
+  const Class = CLASS_OF_CODE[code] ?? TesseraError;
+  return new Class(message, code);
+}
+
+/** A TesseraError for a caller's mistake in JS-side arguments. */
+export function invalidInput(message) {
+  return new InvalidInputError(message, 'invalid_input');
+}

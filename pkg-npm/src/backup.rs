@@ -1,0 +1,42 @@
+//! Password backups of a root secret and `derivePasswords` (docs/FORMAT.md §5).
+
+use tessera_core::backup::{open_backup, seal_backup};
+use wasm_bindgen::prelude::*;
+
+use crate::{error::OrJs, keys::KeyPair};
+
+/// The two passwords `derivePasswords` makes from one.
+#[wasm_bindgen(getter_with_clone)]
+pub struct DerivedPasswords {
+    /// For the app's own login (its backend sees it).
+    #[wasm_bindgen(js_name = loginPassword)]
+    pub login_password: String,
+    /// For the key backup (never leaves the device).
+    #[wasm_bindgen(js_name = backupPassword)]
+    pub backup_password: String,
+}
+
+/// Splits one user password into a login password and a backup password (Argon2id).
+#[wasm_bindgen(js_name = derivePasswords)]
+pub fn derive_passwords(password: &str) -> Result<DerivedPasswords, JsValue> {
+    let derived = tessera_core::derive_passwords(password).or_js()?;
+    Ok(DerivedPasswords {
+        login_password: derived.login_password.as_str().to_owned(),
+        backup_password: derived.backup_password.as_str().to_owned(),
+    })
+}
+
+/// Encrypts the key pair's root secret under `password` (94-byte blob).
+#[wasm_bindgen(js_name = sealBackup)]
+pub fn seal(key_pair: &KeyPair, password: &str) -> Result<Vec<u8>, JsValue> {
+    seal_backup(key_pair.inner.root_secret(), password).or_js()
+}
+
+/// Opens a backup blob with `password`, giving back the key pair.
+#[wasm_bindgen(js_name = openBackup)]
+pub fn open(blob: &[u8], password: &str) -> Result<KeyPair, JsValue> {
+    let root = open_backup(blob, password).or_js()?;
+    Ok(KeyPair {
+        inner: tessera_core::IdentityKeyPair::from_root_secret(root),
+    })
+}

@@ -1,0 +1,58 @@
+//! The wasm-bindgen adapter of `tessera-core` for the `tessera-e2ee` npm package.
+//!
+//! Thin by rule (CONVENTIONS.md): every exported item is a newtype around a core type or
+//! a one-line call into core, as matrix-sdk-crypto-wasm does. Conversions between JS and
+//! Rust values (bytes, `Date`, errors) are the only code here; anything that two adapters
+//! would both need lives in core. The JavaScript facade in `pkg-npm/js/` adds the platform
+//! parts (key stores, `Blob`/`ReadableStream` plumbing) and the E3Kit-compatible names.
+//!
+//! Concerns, one module each: [`error`] (JS errors with stable codes), [`keys`], [`card`],
+//! [`envelope`] (messages and streams), [`backup`], [`token`], [`group`].
+
+pub mod backup;
+pub mod card;
+pub mod envelope;
+pub mod error;
+pub mod group;
+pub mod keys;
+pub mod token;
+
+use base64ct::{Base64, Encoding};
+use tessera_core::Timestamp;
+use wasm_bindgen::prelude::*;
+
+pub use error::set_error_factory;
+
+/// Standard base64 with padding (RFC 4648 §4), the text form `authEncrypt` returns for
+/// string input, as E3Kit does.
+#[wasm_bindgen(js_name = toBase64)]
+pub fn to_base64(bytes: &[u8]) -> String {
+    Base64::encode_string(bytes)
+}
+
+/// Decodes standard padded base64; an `invalid_input` error otherwise.
+#[wasm_bindgen(js_name = fromBase64)]
+pub fn from_base64(text: &str) -> Result<Vec<u8>, JsValue> {
+    Base64::decode_vec(text.trim())
+        .map_err(|_| error::js_error("invalid_input", "the text is not valid base64"))
+}
+
+/// The current time from the JS clock (core never reads a clock itself).
+pub(crate) fn now() -> Timestamp {
+    Timestamp((js_sys::Date::now() / 1000.0) as u64)
+}
+
+/// A JS `Date` as a Tessera timestamp (whole seconds; dates before 1970 become 0).
+pub(crate) fn timestamp_of(date: &js_sys::Date) -> Timestamp {
+    let millis = date.get_time();
+    if millis.is_finite() && millis > 0.0 {
+        Timestamp((millis / 1000.0) as u64)
+    } else {
+        Timestamp(0)
+    }
+}
+
+/// A Tessera timestamp as a JS `Date`.
+pub(crate) fn date_of(timestamp: Timestamp) -> js_sys::Date {
+    js_sys::Date::new(&JsValue::from_f64(timestamp.0 as f64 * 1000.0))
+}

@@ -1,0 +1,85 @@
+// What every browser variant (plain ES modules, Vite, webpack, Web Worker) runs. It uses
+// only the package's public API and the default browser key store.
+import * as t from 'tessera-e2ee';
+
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+
+/** First visit: make a key, keep it in IndexedDB, encrypt and decrypt a message and a file. */
+export async function register(databaseName) {
+  await t.init();
+  const store = new t.IndexedDbKeyStore({ databaseName });
+  const keys = t.KeyPair.generate();
+  const card = t.Card.create(keys, 'alice');
+  await store.set('tessera/alice/root-secret', keys.rootSecret());
+  await store.set('tessera/alice/card', utf8.encode(card.toText()));
+  const envelope = t.encrypt(keys, card, utf8.encode('hello from the browser'));
+  await store.set('test/envelope', envelope);
+  const message = text.decode(t.decrypt(keys, envelope, card).plaintext);
+  const data = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 31 + 7) % 256);
+  const progress = [];
+  const sealed = await t.sealFile(new Blob([data]), keys, card, { onProgress: (p) => progress.push(p.bytesProcessed) });
+  const opened = new Uint8Array(await (await t.openFile(sealed, keys, card)).arrayBuffer());
+  let tampered = 'no error';
+  try {
+    const bytes = new Uint8Array(await sealed.arrayBuffer());
+    bytes[bytes.length - 1] ^= 1;
+    t.decrypt(keys, bytes, card);
+  } catch (error) {
+    tampered = `${error.name}:${error.code}`;
+  }
+  return {
+    message,
+    fileRoundTrip: hex(opened) === hex(data) && progress.at(-1) === data.length,
+    tampered,
+    rootSecret: hex(keys.rootSecret()),
+  };
+}
+
+/** After a reload: the key from IndexedDB still decrypts the stored message. */
+export async function reopen(databaseName) {
+  await t.init();
+  const store = new t.IndexedDbKeyStore({ databaseName });
+  const root = await store.get('tessera/alice/root-secret');
+  const keys = t.KeyPair.fromRootSecret(root);
+  const card = t.Card.fromText(text.decode(await store.get('tessera/alice/card')));
+  const envelope = await store.get('test/envelope');
+  return { message: text.decode(t.decrypt(keys, envelope, card).plaintext), rootSecret: hex(keys.rootSecret()) };
+}
+
+/** Everything IndexedDB holds for the database, as the page (or any script) can read it. */
+export async function dumpIndexedDb(databaseName) {
+  const db = await new Promise((resolve, reject) => {
+    const open = indexedDB.open(databaseName);
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
+  const blobs = [];
+  const keys = [];
+  for (const storeName of db.objectStoreNames) {
+    const values = await new Promise((resolve, reject) => {
+      const request = db.transaction(storeName).objectStore(storeName).getAll();
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const walk = async (value) => {
+      if (value instanceof CryptoKey) {
+        let exported = 'refused';
+        try {
+          await crypto.subtle.exportKey('raw', value);
+          exported = 'exported';
+        } catch {
+          // Non-extractable: the browser refuses to reveal the bytes.
+        }
+        keys.push({ extractable: value.extractable, algorithm: value.algorithm.name, exported });
+      } else if (value instanceof ArrayBuffer) blobs.push(hex(new Uint8Array(value)));
+      else if (ArrayBuffer.isView(value)) blobs.push(hex(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)));
+      else if (typeof value === 'string') blobs.push(hex(utf8.encode(value)));
+      else if (value && typeof value === 'object') for (const inner of Object.values(value)) await walk(inner);
+    };
+    for (const value of values) await walk(value);
+  }
+  db.close();
+  return { hexValues: blobs, cryptoKeys: keys };
+}

@@ -1,0 +1,93 @@
+// The package as published: entry points, declarations, size, errors.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+
+import * as esm from 'tessera-e2ee';
+
+import { required } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const packageDir = dirname(require.resolve('tessera-e2ee/package.json'));
+const declarations = readFileSync(join(packageDir, 'dist/index.d.ts'), 'utf8');
+const declaredNames = [
+  ...declarations.matchAll(/^export (?:declare )?(?:class|function|const) ([A-Za-z]+)/gm),
+].map((m) => m[1]);
+
+test('ESM and CommonJS entry points export the same names, all declared', async () => {
+  const cjs = require('tessera-e2ee');
+  const esmNames = Object.keys(esm).sort();
+  assert.deepEqual(Object.keys(cjs).sort(), esmNames);
+  assert.deepEqual([...new Set(declaredNames)].sort(), esmNames);
+  // One wasm instance behind both: a card made through one verifies through the other.
+  await esm.init();
+  const card = esm.Card.create(esm.KeyPair.generate(), 'shared');
+  assert.equal(cjs.Card.fromText(card.toText()).id, card.id);
+});
+
+test('package.json exports map node/browser/default with types', () => {
+  const pkg = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
+  const root = pkg.exports['.'];
+  assert.equal(root.node.import.types, './dist/index.d.ts');
+  assert.equal(root.node.require.types, './dist/index.d.cts');
+  assert.equal(root.browser.default, './dist/web/index.js');
+  assert.equal(root.default.types, './dist/index.d.ts');
+  assert.equal(pkg.name, 'tessera-e2ee');
+  assert.deepEqual(Object.keys(pkg.dependencies ?? {}), []);
+});
+
+test('declarations have no `any` and type-check a strict consumer', () => {
+  const code = declarations.replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  assert.doesNotMatch(code, /\bany\b/);
+  const project = required('TESSERA_TEST_PROJECT');
+  writeFileSync(join(project, 'consumer.ts'), readFileSync(new URL('./consumer.ts', import.meta.url), 'utf8'));
+  writeFileSync(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], skipLibCheck: false, types: [] },
+      files: ['consumer.ts'],
+    }),
+  );
+  execFileSync(required('TESSERA_TSC'), ['-p', project], { stdio: 'pipe' });
+});
+
+test('the shipped .wasm is at most 200 KiB gzipped', () => {
+  for (const dir of ['dist/web/wasm', 'dist/node/wasm']) {
+    const wasm = readFileSync(join(packageDir, dir, 'tessera_wasm_bg.wasm'));
+    const gzipped = gzipSync(wasm, { level: 9 }).length;
+    assert.ok(gzipped <= 200 * 1024, `${dir}: ${gzipped} bytes gzipped`);
+  }
+});
+
+test('errors are TesseraError subclasses with stable codes', async () => {
+  await esm.init();
+  const a = esm.KeyPair.generate();
+  const b = esm.KeyPair.generate();
+  const cardA = esm.Card.create(a, 'alice');
+  const cardB = esm.Card.create(b, 'bob');
+  const envelope = esm.encrypt(a, cardB, new Uint8Array([1, 2, 3]));
+  const cases = [
+    [() => esm.decrypt(a, envelope, cardA), esm.IntegrityCheckFailedError, 'not_a_recipient'],
+    [() => esm.decrypt(b, envelope, cardB), esm.IntegrityCheckFailedError, 'wrong_sender'],
+    [() => esm.decrypt(b, envelope.subarray(0, envelope.length - 1), cardA), esm.IntegrityCheckFailedError, 'decryption_failed'],
+    [() => esm.Card.create(a, 'has space'), esm.InvalidInputError, 'invalid_identity'],
+    [() => esm.openBackup(esm.sealBackup(a, 'right'), 'wrong'), esm.WrongKeyknoxPasswordError, 'wrong_password'],
+    [() => esm.KeyPair.fromRootSecret(new Uint8Array(31)), esm.TesseraError, 'invalid_key'],
+    [() => esm.encrypt(a, [], new Uint8Array(1)), esm.InvalidInputError, 'invalid_input'],
+    [() => esm.encrypt(a, ['not a card'], new Uint8Array(1)), esm.InvalidInputError, 'invalid_input'],
+  ];
+  for (const [run, Class, code] of cases) {
+    assert.throws(
+      run,
+      (error) => error instanceof Class && error instanceof Error && error.code === code && error.name === Class.name,
+      code,
+    );
+  }
+  const stream = new esm.EncryptStream(a, cardB);
+  stream.finish();
+  assert.throws(() => stream.update(new Uint8Array(1)), (error) => error instanceof esm.TesseraError);
+});

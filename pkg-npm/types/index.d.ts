@@ -1,0 +1,340 @@
+// Type declarations of tessera-e2ee, written by hand (not generated): the public API is
+// exactly what is declared here. No `any` appears on a public signature.
+
+/** Bytes accepted as input. */
+export type BytesLike = Uint8Array;
+
+/** What `init` accepts as the WebAssembly module (browsers; ignored in Node). */
+export type WasmSource = URL | string | Response | BufferSource | WebAssembly.Module;
+
+/** Options of {@link init}. */
+export interface InitOptions {
+  /**
+   * Where to load `tessera_wasm_bg.wasm` from (browsers). By default the file next to the
+   * package's JavaScript, which bundlers copy and rewrite.
+   */
+  wasm?: WasmSource;
+}
+
+/**
+ * Loads and instantiates the WebAssembly module. Call (and await) it once before using
+ * any class or function of the low-level API; `Tessera.initialize` calls it itself.
+ */
+export function init(options?: InitOptions): Promise<void>;
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+/** Every error tessera-e2ee throws. Branch on `code`, which never changes meaning. */
+export class TesseraError extends Error {
+  constructor(message: string, code?: string);
+  /** Stable machine code, snake_case (docs/NPM.md lists them). */
+  readonly code: string;
+}
+/** `not_registered`: the user has no card; call register() first. */
+export class RegisterRequiredError extends TesseraError {}
+/** `already_registered`: the user already has a card. */
+export class IdentityAlreadyExistsError extends TesseraError {}
+/** `private_key_already_exists`: this device already stores a private key. */
+export class PrivateKeyAlreadyExistsError extends TesseraError {}
+/** `no_backup`: no key backup exists on the server. */
+export class PrivateKeyNoBackupError extends TesseraError {}
+/** `missing_private_key`: this device holds no private key. */
+export class MissingPrivateKeyError extends TesseraError {}
+/** `wrong_password`: the password does not open the key backup. */
+export class WrongKeyknoxPasswordError extends TesseraError {}
+/** `users_not_found`: some identities are not registered. */
+export class UsersNotFoundError extends TesseraError {}
+/**
+ * Decryption or verification failed. `code` says which check: `decryption_failed`,
+ * `not_a_recipient`, `wrong_sender`, `signature_invalid`, `signed_with_previous_key` /
+ * `made_at_required`, `signer_key_replaced`, `truncated`, `invalid_sender_cards`,
+ * `card_verification_failed`.
+ */
+export class IntegrityCheckFailedError extends TesseraError {}
+/** `cancelled`: the operation's AbortSignal fired. */
+export class AbortError extends TesseraError {}
+/** `network`, `unauthorized`, `server`, `invalid_server_response`. */
+export class NetworkError extends TesseraError {}
+/** Group failures: `unknown_epoch`, `wrong_group`, `sender_not_participant`, … */
+export class GroupError extends TesseraError {}
+/** `invalid_input`, `invalid_identity`: an argument has the wrong type or value. */
+export class InvalidInputError extends TesseraError {}
+
+// ---------------------------------------------------------------------------------------
+// Key stores
+
+/**
+ * Where the private key and cached cards live on this device. Replace the default with
+ * any object of this shape. Names are ASCII strings; values are secret bytes.
+ */
+export interface KeyStore {
+  /** The value stored under `name`, or null/undefined when there is none. */
+  get(name: string): Promise<Uint8Array | null | undefined>;
+  /** Stores `value` under `name`, replacing any previous value atomically. */
+  set(name: string, value: Uint8Array): Promise<void>;
+  /** Removes `name`; resolves when it does not exist. */
+  delete(name: string): Promise<void>;
+}
+
+/** Keys in memory only: nothing survives a reload. */
+export class MemoryKeyStore implements KeyStore {
+  constructor();
+  get(name: string): Promise<Uint8Array | null>;
+  set(name: string, value: Uint8Array): Promise<void>;
+  delete(name: string): Promise<void>;
+}
+
+/**
+ * Browsers' default: IndexedDB, each value AES-GCM-encrypted under a non-extractable
+ * WebCrypto key kept in the same database. See docs/NPM.md for what this does and does not
+ * protect against.
+ */
+export class IndexedDbKeyStore implements KeyStore {
+  constructor(options?: { databaseName?: string });
+  readonly databaseName: string;
+  get(name: string): Promise<Uint8Array | null>;
+  set(name: string, value: Uint8Array): Promise<void>;
+  delete(name: string): Promise<void>;
+}
+
+/** Node's default: one file per entry (mode 0600) in a directory (mode 0700). */
+export class FileKeyStore implements KeyStore {
+  /** `directory` defaults to `~/.tessera-e2ee`. Throws in browsers. */
+  constructor(options?: { directory?: string });
+  readonly directory: string;
+  get(name: string): Promise<Uint8Array | null>;
+  set(name: string, value: Uint8Array): Promise<void>;
+  delete(name: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Low-level API: explicit keys and cards, no server (docs/FORMAT.md)
+
+/** Objects backed by WebAssembly memory; `free()` releases them early (else GC does). */
+export interface WasmObject {
+  free(): void;
+}
+
+/** A user's private keys, derived from a 32-byte root secret. */
+export class KeyPair implements WasmObject {
+  private constructor();
+  /** A new identity from the platform CSPRNG. */
+  static generate(): KeyPair;
+  /** The identity of a 32-byte root secret. */
+  static fromRootSecret(rootSecret: BytesLike): KeyPair;
+  /** A copy of the root secret: this is the private key, keep it secret. */
+  rootSecret(): Uint8Array;
+  readonly signingPublicKey: Uint8Array;
+  readonly encryptionPublicKey: Uint8Array;
+  readonly signingKeyId: Uint8Array;
+  readonly encryptionKeyId: Uint8Array;
+  free(): void;
+}
+
+/** A self-signed card; every way of obtaining one verifies it. */
+export class Card implements WasmObject {
+  private constructor();
+  /** Creates and signs the card of `identity` (createdAt defaults to now). */
+  static create(keyPair: KeyPair, identity: string, createdAt?: Date, previousCardId?: string): Card;
+  /** Parses a snapshot and verifies its self-signature. */
+  static fromParts(snapshot: BytesLike, signature: BytesLike): Card;
+  /** Parses `b64url(snapshot).b64url(signature)` and verifies it. */
+  static fromText(text: string): Card;
+  toText(): string;
+  clone(): Card;
+  /** 64 lower-case hex digits. */
+  readonly id: string;
+  readonly identity: string;
+  readonly createdAt: Date;
+  readonly previousCardId: string | undefined;
+  readonly snapshot: Uint8Array;
+  readonly signature: Uint8Array;
+  readonly signingPublicKey: Uint8Array;
+  readonly encryptionPublicKey: Uint8Array;
+  free(): void;
+}
+
+/** A verified decryption. */
+export interface Decrypted {
+  plaintext: Uint8Array;
+  /** The identity that signed. */
+  signer: string;
+  /** The id of the card whose key signed. */
+  signerCardId: string;
+}
+
+/** Signs with `sender` and encrypts to the recipients' cards (1..100 000). */
+export function encrypt(sender: KeyPair, recipients: Card | readonly Card[], plaintext: BytesLike): Uint8Array;
+/**
+ * Decrypts with `recipient` and verifies the sender against `senderCards` (one card, or
+ * the rotation chain oldest first). `madeAt` lets data signed before a rotation verify.
+ */
+export function decrypt(
+  recipient: KeyPair,
+  envelope: BytesLike,
+  senderCards: Card | readonly Card[],
+  madeAt?: Date,
+): Decrypted;
+
+/** Encryption of data of any size, piece by piece. */
+export class EncryptStream {
+  constructor(sender: KeyPair, recipients: Card | readonly Card[]);
+  /** Encrypts a piece; returns the ciphertext ready so far (possibly empty). */
+  update(data: BytesLike): Uint8Array;
+  /** Signs and returns the final bytes. The stream is spent afterwards. */
+  finish(): Uint8Array;
+}
+
+/**
+ * Decryption piece by piece. Bytes from `update` are confidential and tamper-checked but
+ * attributed to the sender only once `finish` succeeds.
+ */
+export class DecryptStream {
+  constructor(recipient: KeyPair);
+  update(data: BytesLike): Uint8Array;
+  finish(senderCards: Card | readonly Card[], madeAt?: Date): Decrypted;
+}
+
+/** Progress of a file operation. */
+export interface FileProgress {
+  /** Input bytes processed so far. */
+  bytesProcessed: number;
+  /** Total input size when known (Blob/File input). */
+  fileSize: number | undefined;
+}
+
+/** Options of file encryption and decryption. */
+export interface FileOptions {
+  onProgress?: (progress: FileProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** Options of file decryption. */
+export interface DecryptFileOptions extends FileOptions {
+  /** When the data was made (for data signed before the sender's key rotation). */
+  madeAt?: Date;
+}
+
+/** Low-level file encryption with explicit keys: Blob/File → Blob/File. */
+export function sealFile(input: Blob, sender: KeyPair, recipients: Card | readonly Card[], options?: FileOptions): Promise<Blob>;
+/** Low-level file encryption with explicit keys: stream → stream. */
+export function sealFile(
+  input: ReadableStream<Uint8Array>,
+  sender: KeyPair,
+  recipients: Card | readonly Card[],
+  options?: FileOptions,
+): ReadableStream<Uint8Array>;
+/** Low-level file decryption: the Blob resolves only after the signature verified. */
+export function openFile(
+  input: Blob,
+  recipient: KeyPair,
+  senderCards: Card | readonly Card[],
+  options?: DecryptFileOptions,
+): Promise<Blob>;
+/** Low-level stream decryption: errors at the end if the signature does not verify. */
+export function openFile(
+  input: ReadableStream<Uint8Array>,
+  recipient: KeyPair,
+  senderCards: Card | readonly Card[],
+  options?: DecryptFileOptions,
+): ReadableStream<Uint8Array>;
+
+/** Encrypts the key pair's root secret under a password (94-byte blob, Argon2id). */
+export function sealBackup(keyPair: KeyPair, password: string): Uint8Array;
+/** Opens a backup blob (`wrong_password` when it does not open). */
+export function openBackup(blob: BytesLike, password: string): KeyPair;
+
+/** A login password for the app's backend and a backup password that never leaves. */
+export interface DerivedPasswords {
+  loginPassword: string;
+  backupPassword: string;
+}
+/** Splits one user password into two (Argon2id; docs/FORMAT.md §5.3). */
+export function derivePasswords(password: string): DerivedPasswords;
+
+/** The 60-digit safety number of two cards (order-independent). */
+export function safetyNumber(a: Card, b: Card): string;
+/** Throws `broken_chain` unless the cards (oldest first) form a rotation chain. */
+export function verifyCardChain(cards: readonly Card[]): void;
+
+/** An app's token-signing key, for the app's backend (Node). */
+export class AppKey implements WasmObject {
+  private constructor();
+  static generate(): AppKey;
+  static fromSeed(seed: BytesLike): AppKey;
+  /** A copy of the 32-byte seed: keep it secret. */
+  seed(): Uint8Array;
+  readonly publicKey: Uint8Array;
+  readonly kid: string;
+  /** A token for `subject` from `issuer`, valid from `issuedAt` (now) for `ttlSeconds` (1200). */
+  mint(issuer: string, subject: string, issuedAt?: Date, ttlSeconds?: number): string;
+  free(): void;
+}
+
+/** The claims of a verified token (Unix seconds). */
+export interface TokenClaims {
+  readonly iss: string;
+  readonly sub: string;
+  readonly iat: number;
+  readonly exp: number;
+  readonly nbf: number | undefined;
+}
+
+/** Verifies one app's tokens against its accepted public keys. */
+export class TokenVerifier implements WasmObject {
+  constructor(issuer: string, publicKeys: readonly Uint8Array[]);
+  verify(token: string, now?: Date): TokenClaims;
+  free(): void;
+}
+
+/** One epoch of a group. */
+export class EpochKey implements WasmObject {
+  private constructor();
+  static generate(epoch: number, participants: readonly string[]): EpochKey;
+  static fromParts(epoch: number, secret: BytesLike, participants: readonly string[]): EpochKey;
+  clone(): EpochKey;
+  readonly epoch: number;
+  readonly secret: Uint8Array;
+  readonly participants: string[];
+  free(): void;
+}
+
+/** The epoch keys a participant holds for one group. */
+export class GroupKeys implements WasmObject {
+  constructor();
+  insert(key: EpochKey): void;
+  epochs(): EpochKey[];
+  free(): void;
+}
+
+/** The ticket blob of epoch `current` (docs/FORMAT.md §8.2). */
+export function sealTicketBlob(
+  initiator: KeyPair,
+  groupId: string,
+  current: EpochKey,
+  recipients: Card | readonly Card[],
+  history?: readonly EpochKey[],
+  newcomers?: Card | readonly Card[],
+): Uint8Array;
+/** The epochs a ticket blob carries for `reader`, verified against the initiator. */
+export function openTicketBlob(
+  blob: BytesLike,
+  reader: KeyPair,
+  groupId: string,
+  storedEpoch: number,
+  initiatorCards: Card | readonly Card[],
+  madeAt?: Date,
+): EpochKey[];
+/** A signed group message for one epoch. */
+export function encryptGroupMessage(sender: KeyPair, groupId: string, epoch: EpochKey, plaintext: BytesLike): Uint8Array;
+/** Decrypts a group message and verifies its sender. */
+export function decryptGroupMessage(
+  groupId: string,
+  keys: GroupKeys,
+  message: BytesLike,
+  senderCards: Card | readonly Card[],
+  madeAt?: Date,
+): Decrypted;
+/** The group id and epoch of a group message, readable without keys. */
+export function groupMessageInfo(message: BytesLike): { groupId: string; epoch: number };
