@@ -24,28 +24,37 @@ pub fn open_backup(blob: Vec<u8>, password: String) -> Result<Arc<KeyPair>, Cryp
 }
 
 /// A login password for the app's backend and a backup password for the key backup,
-/// derived from the one password the user types.
-#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+/// derived from the one password the user types. An object rather than a record so that
+/// printing it (Kotlin `toString`, Swift `description`) never shows the passwords.
+#[derive(uniffi::Object)]
 pub struct DerivedPasswords {
-    /// For the app's own sign-in.
-    pub login_password: String,
-    /// For `backupPrivateKey` / `restorePrivateKey`; never leaves the device.
-    pub backup_password: String,
+    inner: backup::DerivedPasswords,
 }
 
 impl fmt::Debug for DerivedPasswords {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DerivedPasswords").finish_non_exhaustive()
+        self.inner.fmt(f)
+    }
+}
+
+#[uniffi::export]
+impl DerivedPasswords {
+    /// For the app's own sign-in.
+    pub fn login_password(&self) -> String {
+        self.inner.login_password.to_string()
+    }
+
+    /// For `backupPrivateKey` / `restorePrivateKey`; never leaves the device.
+    pub fn backup_password(&self) -> String {
+        self.inner.backup_password.to_string()
     }
 }
 
 /// Splits one user password into a login password and a backup password (Argon2id,
 /// deterministic; docs/FORMAT.md §5.3).
 #[uniffi::export]
-pub fn derive_passwords(password: String) -> Result<DerivedPasswords, CryptoError> {
-    let derived = backup::derive_passwords(&password)?;
-    Ok(DerivedPasswords {
-        login_password: derived.login_password.to_string(),
-        backup_password: derived.backup_password.to_string(),
-    })
+pub fn derive_passwords(password: String) -> Result<Arc<DerivedPasswords>, CryptoError> {
+    Ok(Arc::new(DerivedPasswords {
+        inner: backup::derive_passwords(&password)?,
+    }))
 }

@@ -76,8 +76,8 @@ final class VectorsTests: XCTestCase {
                     continue
                 }
                 let derived = try derivePasswords(password: password)
-                XCTAssertEqual(derived.loginPassword, c["login_password"] as? String, name)
-                XCTAssertEqual(derived.backupPassword, c["backup_password"] as? String, name)
+                XCTAssertEqual(derived.loginPassword(), c["login_password"] as? String, name)
+                XCTAssertEqual(derived.backupPassword(), c["backup_password"] as? String, name)
                 continue
             }
             let open = { try openBackup(blob: Data(hex: c["blob"] as! String), password: c["password"] as! String) }

@@ -5,6 +5,7 @@ import org.json.JSONArray
 import org.json.JSONObject
 import org.junit.jupiter.api.Assertions.assertArrayEquals
 import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertThrows
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
@@ -117,8 +118,11 @@ class VectorsTest {
                     continue
                 }
                 val passwords = derivePasswords(c.getString("derive_passwords"))
-                assertEquals(c.getString("login_password"), passwords.loginPassword, name)
-                assertEquals(c.getString("backup_password"), passwords.backupPassword, name)
+                assertEquals(c.getString("login_password"), passwords.loginPassword(), name)
+                assertEquals(c.getString("backup_password"), passwords.backupPassword(), name)
+                // Printing the object (a log line) shows neither password.
+                assertFalse(passwords.toString().contains(c.getString("login_password")), passwords.toString())
+                assertFalse(passwords.toString().contains(c.getString("backup_password")), passwords.toString())
                 continue
             }
             val open = { openBackup(c.getString("blob").hexToBytes(), c.getString("password")) }
