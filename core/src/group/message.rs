@@ -1,7 +1,7 @@
 //! Group messages: a clear header naming the group and epoch, then the envelope payload
 //! keyed by the epoch secret and signed by the sender (docs/FORMAT.md §8.3).
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use super::{EpochKey, GroupError, GroupId, GroupKeys};
 use crate::{
@@ -158,7 +158,7 @@ pub struct GroupDecryptor {
     group_id: GroupId,
     keys: GroupKeys,
     header: Vec<u8>,
-    inner: Option<(Decryptor, EpochKey)>,
+    inner: Option<(Decryptor, Arc<EpochKey>)>,
 }
 
 impl fmt::Debug for GroupDecryptor {
@@ -210,9 +210,8 @@ impl GroupDecryptor {
         }
         let epoch = self
             .keys
-            .get(header.epoch)
-            .ok_or(GroupError::UnknownEpoch(header.epoch))?
-            .clone();
+            .get_shared(header.epoch)
+            .ok_or(GroupError::UnknownEpoch(header.epoch))?;
         let (header_bytes, payload) = bytes.split_at(length);
         let mut decryptor = Decryptor::for_payload(header_bytes, &epoch.secret, &nonce);
         decryptor.update(payload, out)?;

@@ -12,7 +12,7 @@
 mod message;
 pub(crate) mod ticket;
 
-use std::{collections::BTreeMap, fmt};
+use std::{collections::BTreeMap, fmt, sync::Arc};
 
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -167,28 +167,34 @@ impl fmt::Debug for EpochKey {
 /// The epochs of one group that this device can read, by number.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupKeys {
-    epochs: BTreeMap<u32, EpochKey>,
+    /// Shared, so cloning the set (once per message) does not copy participant lists.
+    epochs: BTreeMap<u32, Arc<EpochKey>>,
 }
 
 impl GroupKeys {
     /// Adds or replaces an epoch.
     pub fn insert(&mut self, key: EpochKey) {
-        self.epochs.insert(key.epoch, key);
+        self.epochs.insert(key.epoch, Arc::new(key));
     }
 
     /// The epoch `epoch`, if known.
     pub fn get(&self, epoch: u32) -> Option<&EpochKey> {
-        self.epochs.get(&epoch)
+        self.epochs.get(&epoch).map(Arc::as_ref)
     }
 
     /// The newest known epoch.
     pub fn latest(&self) -> Option<&EpochKey> {
-        self.epochs.values().next_back()
+        self.epochs.values().next_back().map(Arc::as_ref)
     }
 
     /// All known epochs, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &EpochKey> {
-        self.epochs.values()
+        self.epochs.values().map(Arc::as_ref)
+    }
+
+    /// The epoch `epoch`, shared.
+    pub(crate) fn get_shared(&self, epoch: u32) -> Option<Arc<EpochKey>> {
+        self.epochs.get(&epoch).cloned()
     }
 }
 
