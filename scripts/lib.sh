@@ -165,3 +165,18 @@ ensure_nightly() {
   step "installing the nightly Rust toolchain (rustup, once)"
   rustup toolchain install nightly --profile minimal
 }
+
+# ensure_jvm_tools: a JDK (17 or newer) and Maven, from Debian's packages when missing.
+ensure_jvm_tools() {
+  command -v javac >/dev/null 2>&1 || apt_install openjdk-17-jdk-headless
+  command -v mvn >/dev/null 2>&1 || apt_install maven
+}
+
+# build_ffi_tools: the UniFFI adapter's native library with its bindgen binary, the
+# cross-language tool and tessera-server, in one cargo invocation (scripts/build-kotlin
+# and scripts/build-swift share it, so nothing is compiled twice).
+build_ffi_tools() {
+  step "native library, uniffi-bindgen, tessera-interop and tessera-server (one cargo build)"
+  cargo build --release --locked -p tessera-ffi -p tessera-server \
+    --features tessera-ffi/bindgen,tessera-ffi/interop
+}
