@@ -63,10 +63,15 @@ function sendWith(fetchImpl) {
 }
 
 export function createClient(wasm, { init, defaultKeyStore }) {
-  /** `{ [identity]: Card }` from an array of cards (own properties only, any identity). */
+  /**
+   * `{ [identity]: Card }` from an array of cards, as E3Kit's FindUsersResult. Defined as
+   * own properties, so any identity (even `__proto__`) is an ordinary key.
+   */
   function lookupResult(cards) {
-    const result = Object.create(null);
-    for (const card of cards) result[card.identity] = card;
+    const result = {};
+    for (const card of cards) {
+      Object.defineProperty(result, card.identity, { value: card, enumerable: true, writable: true, configurable: true });
+    }
     return result;
   }
 
