@@ -3,6 +3,7 @@
 // cryptographic operation is one call into the wasm adapter, which is one call into
 // tessera-core.
 
+import { createClient } from './client.js';
 import * as errors from './errors.js';
 import { transform } from './files.js';
 import { MemoryKeyStore } from './keystore-memory.js';
@@ -140,8 +141,12 @@ export function createApi(wasm, platform) {
     return result;
   }
 
+  const { Tessera, Group } = createClient(wasm, { init, defaultKeyStore: platform.defaultKeyStore });
+
   return {
     init,
+    Tessera,
+    Group,
     KeyPair: wasm.KeyPair,
     Card: wasm.Card,
     AppKey: wasm.AppKey,

@@ -21,14 +21,28 @@ export class PrivateKeyNoBackupError extends TesseraError {}
 export class MissingPrivateKeyError extends TesseraError {}
 /** The password does not open the key backup. */
 export class WrongKeyknoxPasswordError extends TesseraError {}
-/** Some identities are not registered; `identities` lists them when known. */
-export class UsersNotFoundError extends TesseraError {}
+/** Some identities are not registered (or not cached); `identities` lists them. */
+export class UsersNotFoundError extends TesseraError {
+  constructor(message, code = 'users_not_found', identities = []) {
+    super(message, code);
+    this.identities = identities;
+  }
+}
 /** Decryption or signature verification failed; `code` says which check. */
 export class IntegrityCheckFailedError extends TesseraError {}
 /** The operation was cancelled through its AbortSignal. */
 export class AbortError extends TesseraError {}
-/** The server could not be reached, rejected the token, or answered unexpectedly. */
-export class NetworkError extends TesseraError {}
+/**
+ * The server could not be reached, rejected the token, or answered unexpectedly. For
+ * `code: 'server'`, `status` is the HTTP status and `serverCode` the server's own code.
+ */
+export class NetworkError extends TesseraError {
+  constructor(message, code = 'network', status = undefined, serverCode = undefined) {
+    super(message, code);
+    this.status = status;
+    this.serverCode = serverCode;
+  }
+}
 /** A group operation failed. */
 export class GroupError extends TesseraError {}
 /** An argument has the wrong type or value. */
@@ -86,14 +100,22 @@ const CLASS_OF_CODE = {
   invalid_ticket: GroupError,
   participant_count: GroupError,
   group_not_found: GroupError,
+  group_already_exists: GroupError,
   not_group_initiator: GroupError,
+  not_group_participant: GroupError,
+  group_epoch_unknown: GroupError,
   invalid_input: InvalidInputError,
   invalid_identity: InvalidInputError,
 };
 
-/** The error object for a code (used by the wasm adapter through setErrorFactory). */
-export function errorFromCode(code, message) {
+/**
+ * The error object for a code (used by the wasm adapter through setErrorFactory);
+ * `details` carries `identities` (users_not_found) or `status` and `serverCode` (server).
+ */
+export function errorFromCode(code, message, details) {
   const Class = CLASS_OF_CODE[code] ?? TesseraError;
+  if (Class === UsersNotFoundError) return new UsersNotFoundError(message, code, details?.identities ?? []);
+  if (Class === NetworkError) return new NetworkError(message, code, details?.status, details?.serverCode);
   return new Class(message, code);
 }
 

@@ -23,7 +23,8 @@ function isReadableStream(value) {
   return typeof ReadableStream !== 'undefined' && value instanceof ReadableStream;
 }
 
-function checkOptions(options) {
+/** Throws for a bad onProgress, or AbortError when the signal has already fired. */
+export function checkFileOptions(options) {
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
     throw invalidInput('onProgress must be a function');
   }
@@ -37,7 +38,7 @@ function checkOptions(options) {
  * fails (for decryption, bytes before the end are not yet attributed to the sender).
  */
 export function transform(input, step, end, options = {}) {
-  checkOptions(options);
+  checkFileOptions(options);
   if (isBlob(input)) return transformBlob(input, step, end, options);
   if (isReadableStream(input)) return transformStream(input, step, end, options);
   throw invalidInput('expected a Blob, a File or a ReadableStream');

@@ -7,10 +7,16 @@ import * as wasm from './wasm/tessera_wasm.js';
 import { createApi } from './api.js';
 import { FileKeyStore } from './keystore-file.js';
 
-const api = createApi(wasm, { instantiate: async () => {} });
+const api = createApi(wasm, {
+  instantiate: async () => {},
+  // Tessera.initialize's default key store: files under ~/.tessera-e2ee (mode 0600).
+  defaultKeyStore: () => new FileKeyStore(),
+});
 
 export const {
   init,
+  Tessera,
+  Group,
   KeyPair,
   Card,
   AppKey,

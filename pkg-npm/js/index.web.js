@@ -5,14 +5,19 @@
 
 import instantiate, * as wasm from './wasm/tessera_wasm.js';
 import { createApi } from './api.js';
+import { IndexedDbKeyStore as BrowserKeyStore } from './keystore-indexeddb.js';
 import { FileKeyStore } from './keystore-file-unavailable.js';
 
 const api = createApi(wasm, {
   instantiate: (source) => instantiate(source === undefined ? undefined : { module_or_path: source }),
+  // Tessera.initialize's default key store: IndexedDB under a non-extractable WebCrypto key.
+  defaultKeyStore: () => new BrowserKeyStore(),
 });
 
 export const {
   init,
+  Tessera,
+  Group,
   KeyPair,
   Card,
   AppKey,

@@ -35,7 +35,7 @@ pub struct Decrypted {
 }
 
 impl Decrypted {
-    fn new(plaintext: Vec<u8>, verified: Verified) -> Self {
+    pub(crate) fn new(plaintext: Vec<u8>, verified: Verified) -> Self {
         Self {
             plaintext,
             signer: verified.signer.as_str().to_owned(),

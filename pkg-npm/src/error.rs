@@ -14,7 +14,9 @@ thread_local! {
     static ERROR_FACTORY: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
 }
 
-/// Registers `factory(code, message)`, which returns the JS error object to throw.
+/// Registers `factory(code, message, details)`, which returns the JS error object to throw
+/// (`details` is an object with extra fields, such as `identities` for `users_not_found`,
+/// or `undefined`).
 #[wasm_bindgen(js_name = setErrorFactory)]
 pub fn set_error_factory(factory: js_sys::Function) {
     ERROR_FACTORY.with(|slot| *slot.borrow_mut() = Some(factory));
@@ -23,13 +25,19 @@ pub fn set_error_factory(factory: js_sys::Function) {
 /// The JS error for `code` and `message`: built by the registered factory, or a plain
 /// `Error` with a `code` property when none is registered (or the factory throws).
 pub fn js_error(code: &str, message: &str) -> JsValue {
+    js_error_with(code, message, &JsValue::UNDEFINED)
+}
+
+/// Like [`js_error`], with `details` (an object of extra fields) for the factory.
+pub fn js_error_with(code: &str, message: &str, details: &JsValue) -> JsValue {
     let built = ERROR_FACTORY.with(|slot| {
         slot.borrow().as_ref().and_then(|factory| {
             factory
-                .call2(
+                .call3(
                     &JsValue::NULL,
                     &JsValue::from_str(code),
                     &JsValue::from_str(message),
+                    details,
                 )
                 .ok()
         })
@@ -89,6 +97,31 @@ impl IntoJsError for tessera_core::keys::KeyError {
             _ => "invalid_key",
         };
         js_error(code, &self.to_string())
+    }
+}
+
+/// The client's errors: `code()` is the stable code; `users_not_found` carries the
+/// missing identities and `server` the HTTP status and the server's own code.
+impl IntoJsError for tessera_core::client::Error {
+    fn into_js(self) -> JsValue {
+        use tessera_core::client::Error;
+        let details = js_sys::Object::new();
+        let set = |name: &str, value: JsValue| {
+            // Setting a property on a fresh plain object cannot fail.
+            let _ = js_sys::Reflect::set(&details, &name.into(), &value);
+        };
+        match &self {
+            Error::UsersNotFound { identities } => {
+                let list: js_sys::Array = identities.iter().map(JsValue::from).collect();
+                set("identities", list.into());
+            }
+            Error::Server { status, code, .. } => {
+                set("status", (*status).into());
+                set("serverCode", code.into());
+            }
+            _ => return js_error(self.code(), &self.to_string()),
+        }
+        js_error_with(self.code(), &self.to_string(), &details.into())
     }
 }
 

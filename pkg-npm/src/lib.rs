@@ -7,10 +7,14 @@
 //! parts (key stores, `Blob`/`ReadableStream` plumbing) and the E3Kit-compatible names.
 //!
 //! Concerns, one module each: [`error`] (JS errors with stable codes), [`keys`], [`card`],
-//! [`envelope`] (messages and streams), [`backup`], [`token`], [`group`].
+//! [`envelope`] (messages and streams), [`backup`], [`token`], [`group`], and `client`
+//! (the E3Kit-style device client over tessera-server; wasm only, since the app's JS
+//! objects are not `Send`).
 
 pub mod backup;
 pub mod card;
+#[cfg(target_family = "wasm")]
+pub mod client;
 pub mod envelope;
 pub mod error;
 pub mod group;

@@ -43,8 +43,12 @@ export class PrivateKeyNoBackupError extends TesseraError {}
 export class MissingPrivateKeyError extends TesseraError {}
 /** `wrong_password`: the password does not open the key backup. */
 export class WrongKeyknoxPasswordError extends TesseraError {}
-/** `users_not_found`: some identities are not registered. */
-export class UsersNotFoundError extends TesseraError {}
+/** `users_not_found`: some identities are not registered (or not cached). */
+export class UsersNotFoundError extends TesseraError {
+  constructor(message: string, code?: string, identities?: string[]);
+  /** Every identity that was not found. */
+  readonly identities: string[];
+}
 /**
  * Decryption or verification failed. `code` says which check: `decryption_failed`,
  * `not_a_recipient`, `wrong_sender`, `signature_invalid`, `signed_with_previous_key` /
@@ -55,8 +59,18 @@ export class IntegrityCheckFailedError extends TesseraError {}
 /** `cancelled`: the operation's AbortSignal fired. */
 export class AbortError extends TesseraError {}
 /** `network`, `unauthorized`, `server`, `invalid_server_response`. */
-export class NetworkError extends TesseraError {}
-/** Group failures: `unknown_epoch`, `wrong_group`, `sender_not_participant`, … */
+export class NetworkError extends TesseraError {
+  constructor(message: string, code?: string, status?: number, serverCode?: string);
+  /** For `server`: the HTTP status. */
+  readonly status: number | undefined;
+  /** For `server`: the server's error code (docs/API.md), e.g. `rate_limited`. */
+  readonly serverCode: string | undefined;
+}
+/**
+ * Group failures: `group_not_found`, `group_already_exists`, `not_group_initiator`,
+ * `not_group_participant`, `group_epoch_unknown`, `sender_not_participant`,
+ * `unknown_epoch`, `wrong_group`, …
+ */
 export class GroupError extends TesseraError {}
 /** `invalid_input`, `invalid_identity`: an argument has the wrong type or value. */
 export class InvalidInputError extends TesseraError {}
@@ -106,6 +120,173 @@ export class FileKeyStore implements KeyStore {
   get(name: string): Promise<Uint8Array | null>;
   set(name: string, value: Uint8Array): Promise<void>;
   delete(name: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
+// The client: E3Kit's API over tessera-server (docs/CLIENT.md)
+
+/** The app's token callback: a fresh JWT for the signed-in user from the app's backend. */
+export type GetTokenCallback = () => string | Promise<string>;
+
+/** Options of {@link Tessera.initialize}. */
+export interface TesseraOptions {
+  /** The tessera-server base URL, e.g. `https://tessera.example.com`. */
+  serverUrl: string;
+  /**
+   * Where the private key, the own card, cached cards and groups live on this device.
+   * Default: `IndexedDbKeyStore` in browsers and workers, `FileKeyStore` (~/.tessera-e2ee)
+   * in Node.
+   */
+  keyStore?: KeyStore;
+  /**
+   * The user's identity when known: `initialize` then needs neither `getToken` nor the
+   * network (offline start). Tokens for another subject are refused later.
+   */
+  identity?: string;
+  /** Called when `updateCachedUsers` or `findUsers` notices that a user's card changed. */
+  onKeyChanged?: (identity: string) => void;
+  /** The `fetch` used for every request (default: `globalThis.fetch`). */
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+  /** Where to load the .wasm from (browsers), as for {@link init}. */
+  wasm?: WasmSource;
+}
+
+/** `findUsers` with several identities: each identity's verified card. */
+export type FindUsersResult = { [identity: string]: Card };
+
+/** Who to encrypt for: a card, cards, or a `findUsers` result. */
+export type Recipients = Card | readonly Card[] | FindUsersResult;
+
+/** Options of {@link Group.add}. */
+export interface GroupAddOptions {
+  /** Let the newcomers read what was sent before they joined (default true, as E3Kit). */
+  shareHistory?: boolean;
+}
+
+/**
+ * The end-to-end encryption client of one user on one device (E3Kit's `EThree`). Every
+ * card it receives is verified; every error is a {@link TesseraError} with a stable code.
+ */
+export class Tessera {
+  private constructor();
+  /**
+   * Creates the client of the user whose tokens `getToken` returns (the token's `sub` is
+   * the identity). Loads the user's key from the key store when present.
+   */
+  static initialize(getToken: GetTokenCallback, options: TesseraOptions): Promise<Tessera>;
+  /** One typed password → a login password for your backend and a backup password. */
+  static derivePasswords(password: string): Promise<DerivedPasswords>;
+
+  /** The user's identity. */
+  readonly identity: string;
+  /** The user's own card, when this device holds the key. */
+  readonly ownCard: Card | undefined;
+
+  /** Whether this device holds the user's private key. */
+  hasLocalPrivateKey(): Promise<boolean>;
+  /**
+   * Publishes a new card and keeps its key on this device. `private_key_already_exists`
+   * when this device has a key; `already_registered` when the identity has a card.
+   */
+  register(): Promise<Card>;
+  /** For a lost key: publishes a new card that replaces the current one. */
+  rotatePrivateKey(): Promise<Card>;
+  /** Revokes the user's card and deletes the key from this device. */
+  unregister(): Promise<void>;
+  /** Deletes everything stored for the user on this device (the card stays on the server). */
+  cleanup(): Promise<void>;
+
+  /** Stores the key on the server, encrypted under `password` (Argon2id). */
+  backupPrivateKey(password: string): Promise<void>;
+  /** Restores the key from the server's backup (`wrong_password`, `no_backup`). */
+  restorePrivateKey(password: string): Promise<void>;
+  /** Re-encrypts the backup under `newPassword`. */
+  changePassword(oldPassword: string, newPassword: string): Promise<void>;
+  /** Deletes the backup (`no_backup` when there is none). */
+  resetPrivateKeyBackup(): Promise<void>;
+
+  /** Looks up and verifies one user's card (`users_not_found` when not registered). */
+  findUsers(identity: string): Promise<Card>;
+  /** Looks up and verifies several users' cards; `users_not_found` lists every missing one. */
+  findUsers(identities: readonly string[]): Promise<FindUsersResult>;
+  /** Like `findUsers`, from this device's cache only (offline). */
+  findCachedUsers(identity: string): Promise<Card>;
+  findCachedUsers(identities: readonly string[]): Promise<FindUsersResult>;
+  /** Re-checks every cached card; resolves to the identities whose card changed. */
+  updateCachedUsers(): Promise<string[]>;
+
+  /** Signs and encrypts a string for the recipients and the user → base64. */
+  authEncrypt(data: string, recipients?: Recipients): Promise<string>;
+  /** Signs and encrypts bytes for the recipients and the user → bytes. */
+  authEncrypt(data: Uint8Array, recipients?: Recipients): Promise<Uint8Array>;
+  /**
+   * Decrypts base64 from `authEncrypt` → string, verifying that `senderCard` (default:
+   * the user) signed it. `madeAt`: when the data was made, for data signed before the
+   * sender's key rotation.
+   */
+  authDecrypt(data: string, senderCard?: Card, madeAt?: Date): Promise<string>;
+  /** Decrypts bytes → bytes, as above. */
+  authDecrypt(data: Uint8Array, senderCard?: Card, madeAt?: Date): Promise<Uint8Array>;
+
+  /** Encrypts a Blob/File (resolves to a Blob, or a File with the same name). */
+  encryptFile(input: Blob, recipients?: Recipients, options?: FileOptions): Promise<Blob>;
+  /** Encrypts a stream of any length in constant memory. */
+  encryptFile(
+    input: ReadableStream<Uint8Array>,
+    recipients?: Recipients,
+    options?: FileOptions,
+  ): Promise<ReadableStream<Uint8Array>>;
+  /** Decrypts a Blob/File; resolves only after the sender's signature verified. */
+  decryptFile(input: Blob, senderCard?: Card, options?: DecryptFileOptions): Promise<Blob>;
+  /**
+   * Decrypts a stream; the output stream errors at its end if the signature does not
+   * verify (discard what it produced then).
+   */
+  decryptFile(
+    input: ReadableStream<Uint8Array>,
+    senderCard?: Card,
+    options?: DecryptFileOptions,
+  ): Promise<ReadableStream<Uint8Array>>;
+
+  /** The 60-digit safety number of the user and `card`'s owner, the same on both sides. */
+  safetyNumber(card: Card): Promise<string>;
+
+  /** Creates a group with the user as initiator (`group_already_exists`). */
+  createGroup(groupId: string, participants?: Recipients): Promise<Group>;
+  /** Loads a group another user created, given the initiator's card. */
+  loadGroup(groupId: string, initiatorCard: Card): Promise<Group>;
+  /** The group as this device knows it (no network), or null. */
+  getGroup(groupId: string): Promise<Group | null>;
+  /** Deletes the group on the server (initiator only) and on this device. */
+  deleteGroup(groupId: string): Promise<void>;
+}
+
+/** An end-to-end encrypted group conversation (from `createGroup`, `loadGroup`, `getGroup`). */
+export class Group {
+  private constructor();
+  readonly id: string;
+  /** The initiator's identity: the only one who changes the membership. */
+  readonly initiator: string;
+  /** The participants of the current epoch. */
+  readonly participants: string[];
+  /** The current epoch (0 at creation, +1 per membership change). */
+  readonly epoch: number;
+  /** Signs and encrypts for the current participants: string → base64. */
+  encrypt(data: string): Promise<string>;
+  /** Signs and encrypts for the current participants: bytes → bytes. */
+  encrypt(data: Uint8Array): Promise<Uint8Array>;
+  /** Decrypts base64 → string and verifies that `senderCard` signed it as a participant. */
+  decrypt(data: string, senderCard: Card, madeAt?: Date): Promise<string>;
+  /** Decrypts bytes → bytes, as above. */
+  decrypt(data: Uint8Array, senderCard: Card, madeAt?: Date): Promise<Uint8Array>;
+  /** Fetches the membership changes since this device last looked. */
+  update(): Promise<void>;
+  /** Adds participants (initiator only): a new epoch. */
+  add(participants: Recipients, options?: GroupAddOptions): Promise<void>;
+  /** Removes participants (initiator only): a new epoch they cannot read. */
+  remove(participants: string | readonly string[] | Recipients): Promise<void>;
+  /** Gives a participant who rotated their key access again (initiator only). */
+  reAdd(participant: Card): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------

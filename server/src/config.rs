@@ -47,6 +47,10 @@ pub const ENVIRONMENT_VARIABLES: &[(&str, &str)] = &[
         "true behind a load balancer that sets X-Forwarded-For",
     ),
     (
+        "TESSERA_CORS_ALLOWED_ORIGINS",
+        "browser origins allowed to call the API (CORS), separated by commas; * for any",
+    ),
+    (
         "TESSERA_SHUTDOWN_GRACE_SECONDS",
         "how long shutdown waits for in-flight requests",
     ),
@@ -212,6 +216,10 @@ pub struct Config {
     pub database_max_connections: u32,
     /// Take the client address from the last `X-Forwarded-For` entry (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// Browser origins (`https://app.example.com`) whose pages may call the API (CORS);
+    /// `*` allows any origin. Empty (the default): no CORS headers, so browsers allow only
+    /// pages served from the server's own origin.
+    pub cors_allowed_origins: Vec<String>,
     /// How long shutdown waits for in-flight requests before giving up.
     pub shutdown_grace_seconds: u64,
     /// Clock skew allowed on token times.
@@ -232,6 +240,7 @@ impl fmt::Debug for Config {
             .field("database_url", &redact_password(&self.database_url))
             .field("database_max_connections", &self.database_max_connections)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
             .field("token_leeway_seconds", &self.token_leeway_seconds)
             .field(
@@ -271,6 +280,7 @@ impl Config {
             database_url: format!("sqlite://{}", sqlite_path.display()),
             database_max_connections: 8,
             trust_forwarded_for: false,
+            cors_allowed_origins: Vec::new(),
             shutdown_grace_seconds: 30,
             token_leeway_seconds: tessera_core::jwt::DEFAULT_LEEWAY_SECONDS,
             token_max_lifetime_seconds: tessera_core::jwt::DEFAULT_MAX_LIFETIME_SECONDS,
@@ -363,6 +373,18 @@ impl Config {
             },
         };
 
+        let cors_allowed_origins = match env("TESSERA_CORS_ALLOWED_ORIGINS") {
+            Some(list) => list
+                .split([',', ' ', '\n'])
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            None => file.cors_allowed_origins.unwrap_or_default(),
+        };
+        for origin in &cors_allowed_origins {
+            check_origin(origin)?;
+        }
+
         let defaults = Config::new(&app_id, Vec::new(), Path::new(""));
         let mut limits = file.limits.unwrap_or_default();
         override_limits(&mut limits, &env)?;
@@ -384,6 +406,7 @@ impl Config {
                 file.trust_forwarded_for,
                 false,
             )?,
+            cors_allowed_origins,
             shutdown_grace_seconds: number(
                 &env,
                 "TESSERA_SHUTDOWN_GRACE_SECONDS",
@@ -404,6 +427,34 @@ impl Config {
             )?,
             limits,
         })
+    }
+}
+
+/// An allowed CORS origin is `*` or exactly what browsers send in `Origin`:
+/// `scheme://host[:port]`, without a path or a trailing slash.
+fn check_origin(origin: &str) -> Result<(), ConfigError> {
+    if origin == "*" {
+        return Ok(());
+    }
+    let host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    match host {
+        Some(host)
+            if !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)) =>
+        {
+            Ok(())
+        }
+        _ => Err(invalid(
+            "cors_allowed_origins",
+            format!(
+                "{origin:?} is not an origin: write scheme://host[:port] as the browser sends \
+                 it (no path, no trailing slash), or * for any origin"
+            ),
+        )),
     }
 }
 
@@ -508,6 +559,8 @@ pub struct ConfigFile {
     pub database_max_connections: Option<u32>,
     /// See [`Config::trust_forwarded_for`].
     pub trust_forwarded_for: Option<bool>,
+    /// See [`Config::cors_allowed_origins`].
+    pub cors_allowed_origins: Option<Vec<String>>,
     /// See [`Config::shutdown_grace_seconds`].
     pub shutdown_grace_seconds: Option<u64>,
     /// See [`Config::token_leeway_seconds`].
@@ -563,6 +616,27 @@ mod tests {
                 .then(|| "postgres://tessera:hunter2secret@db.internal:5432/tessera".to_owned())
         })
         .unwrap();
+        let cors = Config::load(&dir, |name| {
+            (name == "TESSERA_CORS_ALLOWED_ORIGINS")
+                .then(|| "https://app.example.com, http://127.0.0.1:5173".to_owned())
+        })
+        .unwrap();
+        assert_eq!(
+            cors.cors_allowed_origins,
+            ["https://app.example.com", "http://127.0.0.1:5173"]
+        );
+        assert!(config.cors_allowed_origins.is_empty());
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/",
+            "https://a/b",
+            "*.example.com",
+        ] {
+            let refused = Config::load(&dir, |name| {
+                (name == "TESSERA_CORS_ALLOWED_ORIGINS").then(|| bad.to_owned())
+            });
+            assert!(matches!(refused, Err(ConfigError::Invalid { .. })), "{bad}");
+        }
         let debug = format!("{with_password:?}");
         assert!(!debug.contains("hunter2secret"), "{debug}");
         assert!(debug.contains("postgres://tessera:***@db.internal:5432/tessera"));

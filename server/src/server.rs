@@ -13,12 +13,14 @@ use std::{
 use axum::{
     Router,
     extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State},
+    http::{HeaderValue, Method, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{delete, get, post, put},
 };
 use thiserror::Error;
 use tokio::{net::TcpListener, sync::Notify, task::JoinHandle};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     api::{backups, cards, groups, health, log},
@@ -65,6 +67,8 @@ pub struct SharedState {
     pub metrics: Metrics,
     /// Take the client address from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
+    /// Browser origins allowed to call the API (`*`: any); empty: no CORS.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// Cheaply clonable handle on [`SharedState`], the axum state of every route.
@@ -96,6 +100,7 @@ impl AppState {
             limits,
             metrics: Metrics::new(),
             trust_forwarded_for: config.trust_forwarded_for,
+            cors_allowed_origins: config.cors_allowed_origins.clone(),
         })))
     }
 }
@@ -103,6 +108,7 @@ impl AppState {
 /// The complete HTTP service.
 pub fn router(state: AppState) -> Router {
     let limits = state.limits;
+    let cors = cors_layer(&state.cors_allowed_origins);
     let api = Router::new()
         .route("/v1/cards", post(cards::publish))
         .route("/v1/cards/search", post(cards::search))
@@ -126,7 +132,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             limit_by_address,
         ));
-    Router::new()
+    let service = Router::new()
         .merge(api)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -136,7 +142,40 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .with_state(state)
+        .with_state(state);
+    match cors {
+        Some(cors) => service.layer(cors),
+        None => service,
+    }
+}
+
+/// CORS for browser apps served from other origins (docs/SERVER.md): preflights are
+/// answered for the configured origins, with the methods and request headers the client
+/// SDKs send; no cookies are involved (tokens travel in `Authorization`). `None` when no
+/// origin is configured: then the server sends no CORS headers at all.
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        // Origins were checked when the configuration was loaded.
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_MATCH,
+                header::IF_NONE_MATCH,
+            ])
+            .expose_headers([header::ETAG, header::RETRY_AFTER])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// Metrics and the request log. Logs the route template, never the concrete path (which

@@ -2,6 +2,7 @@
 import {
   init, KeyPair, Card, encrypt, decrypt, sealFile, openFile, derivePasswords, TesseraError,
   IntegrityCheckFailedError, MemoryKeyStore, type KeyStore, type Decrypted, type FileProgress,
+  Tessera, Group, UsersNotFoundError, NetworkError, type FindUsersResult,
 } from 'tessera-e2ee';
 
 export async function roundTrip(): Promise<string> {
@@ -25,4 +26,38 @@ export async function roundTrip(): Promise<string> {
     if (error instanceof TesseraError) return error.code + loginPassword;
   }
   return new TextDecoder().decode(result.plaintext);
+}
+
+// The client's declarations: overloads pick string vs bytes, one vs several users.
+export async function client(getToken: () => Promise<string>): Promise<string> {
+  const tessera: Tessera = await Tessera.initialize(getToken, {
+    serverUrl: 'https://tessera.example.com',
+    keyStore: new MemoryKeyStore(),
+    onKeyChanged: (identity: string) => void identity,
+  });
+  if (!(await tessera.hasLocalPrivateKey())) await tessera.register();
+  const bob: Card = await tessera.findUsers('bob');
+  const users: FindUsersResult = await tessera.findUsers(['bob', 'carol']);
+  const text: string = await tessera.authEncrypt('hi', users);
+  const bytes: Uint8Array = await tessera.authEncrypt(new Uint8Array(1), [bob]);
+  const back: string = await tessera.authDecrypt(text, bob, new Date());
+  const raw: Uint8Array = await tessera.authDecrypt(bytes);
+  const file: Blob = await tessera.encryptFile(new Blob(['x']), bob, { onProgress: (p: FileProgress) => void p });
+  const stream: ReadableStream<Uint8Array> = await tessera.decryptFile(file.stream(), bob, { madeAt: new Date() });
+  void stream;
+  const group: Group | null = await tessera.getGroup('g');
+  const created: Group = group ?? (await tessera.createGroup('g', users));
+  await created.add(bob, { shareHistory: false });
+  await created.remove('carol');
+  const message: string = await created.encrypt('to the group');
+  const epoch: number = created.epoch;
+  const { backupPassword } = await Tessera.derivePasswords('pw');
+  await tessera.backupPrivateKey(backupPassword);
+  try {
+    await tessera.findUsers(['nobody']);
+  } catch (error) {
+    if (error instanceof UsersNotFoundError) return error.identities.join(',');
+    if (error instanceof NetworkError) return `${error.status ?? ''}${error.serverCode ?? ''}`;
+  }
+  return `${back}${raw.length}${message}${epoch}${await tessera.safetyNumber(bob)}`;
 }

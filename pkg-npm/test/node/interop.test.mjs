@@ -1,5 +1,8 @@
 // Cross-language: decrypt what Rust wrote (from-rust.json), then write messages that the
-// Rust side checks next (from-npm.json). scripts/test-npm orders the three steps.
+// Rust side checks next (from-npm.json). scripts/test-npm orders the three steps. The same
+// for the clients, through the real server: Rust's client registered `npm-client` and
+// backed its key up; here the npm client restores it, decrypts what Rust's client sent
+// (from-rust-client.json) and writes messages for `rust-client` (from-npm-client.json).
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +10,7 @@ import { before, test } from 'node:test';
 
 import * as t from 'tessera-e2ee';
 
-import { hex, required } from './helpers.mjs';
+import { hex, required, testServer } from './helpers.mjs';
 
 before(() => t.init());
 
@@ -45,4 +48,27 @@ test('messages encrypted here are written for tessera-core (Rust) to decrypt', a
     join(required('TESSERA_INTEROP_DIR'), 'from-npm.json'),
     JSON.stringify({ sender_card: me.toText(), messages }),
   );
+});
+
+test('the npm client decrypts the Rust client\'s authEncrypt and writes messages for it', async () => {
+  const dir = required('TESSERA_INTEROP_DIR');
+  const file = JSON.parse(readFileSync(join(dir, 'from-rust-client.json'), 'utf8'));
+  const server = testServer();
+  const npmClient = await t.Tessera.initialize(server.tokenFor('npm-client'), {
+    serverUrl: server.url,
+    keyStore: new t.MemoryKeyStore(),
+  });
+  await npmClient.restorePrivateKey(file.password);
+  const rustClient = await npmClient.findUsers('rust-client');
+  // E3Kit's string form: base64 in, text out.
+  assert.equal(await npmClient.authDecrypt(file.message, rustClient), file.plaintext);
+
+  const text = 'hello Rust client, from the npm client ✓';
+  const long = Uint8Array.from({ length: 200_001 }, (_, i) => (i * 11) % 256);
+  const sealed = await npmClient.encryptFile(new Blob([long]), rustClient);
+  const messages = [
+    { message: await npmClient.authEncrypt(text, rustClient), plaintext: hex.encode(new TextEncoder().encode(text)) },
+    { message: Buffer.from(await sealed.arrayBuffer()).toString('base64'), plaintext: hex.encode(long) },
+  ];
+  writeFileSync(join(dir, 'from-npm-client.json'), JSON.stringify({ messages }));
 });

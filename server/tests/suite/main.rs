@@ -74,6 +74,12 @@ on_both_databases!(
     storage::storage_rules_hold,
 );
 
+/// Browser access (CORS): independent of the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_follows_the_configured_origins() {
+    crate::operations::cors_follows_the_configured_origins().await;
+}
+
 /// Tests of the real binary (SQLite, its default database).
 mod binary {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -126,3 +126,97 @@ pub(crate) async fn readiness_follows_the_database() {
     assert_eq!(server.get("/healthz", None).await.status, 200);
     server.stop().await;
 }
+
+/// CORS: none by default; with `cors_allowed_origins`, preflights from a listed origin are
+/// answered with what the client SDKs send (Authorization, JSON, If-Match), answers carry
+/// the origin, and other origins get no CORS headers (so browsers block them).
+pub(crate) async fn cors_follows_the_configured_origins() {
+    let preflight = |server: &TestServer, origin: &str| {
+        server
+            .client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/v1/cards/search", server.base),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let allowed = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    let closed = TestServer::start(Database::Sqlite).await;
+    let answer = preflight(&closed, "http://app.example").await.unwrap();
+    assert_eq!(allowed(&answer), None);
+    let health = closed
+        .client
+        .get(format!("{}/healthz", closed.base))
+        .header("origin", "http://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed(&health), None);
+    closed.stop().await;
+
+    let open = TestServer::start_with(Database::Sqlite, |config| {
+        config.cors_allowed_origins =
+            vec!["http://app.example".into(), "https://b.example:8443".into()];
+    })
+    .await;
+    let answer = preflight(&open, "http://app.example").await.unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    assert_eq!(allowed(&answer).as_deref(), Some("http://app.example"));
+    let headers = answer.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        headers.contains("authorization") && headers.contains("content-type"),
+        "{headers}"
+    );
+    let methods = answer.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for method in ["GET", "POST", "PUT", "DELETE"] {
+        assert!(methods.contains(method), "{methods}");
+    }
+    assert_eq!(
+        allowed(&preflight(&open, "https://b.example:8443").await.unwrap()).as_deref(),
+        Some("https://b.example:8443")
+    );
+    assert_eq!(
+        allowed(&preflight(&open, "http://evil.example").await.unwrap()),
+        None
+    );
+    // A real request from an allowed page: the answer names the origin, errors included.
+    let search = open
+        .client
+        .post(format!("{}/v1/cards/search", open.base))
+        .header("origin", "http://app.example")
+        .json(&serde_json::json!({ "identities": ["alice"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(search.status(), 401);
+    assert_eq!(allowed(&search).as_deref(), Some("http://app.example"));
+    open.stop().await;
+
+    let any = TestServer::start_with(Database::Sqlite, |config| {
+        config.cors_allowed_origins = vec!["*".into()];
+    })
+    .await;
+    assert_eq!(
+        allowed(&preflight(&any, "http://anything.example").await.unwrap()).as_deref(),
+        Some("*")
+    );
+    any.stop().await;
+}

@@ -83,3 +83,62 @@ export async function dumpIndexedDb(databaseName) {
   db.close();
   return { hexValues: blobs, cryptoKeys: keys };
 }
+
+/**
+ * The client against the real tessera-server (CORS: the server allows this page's
+ * origin), with the default key store (IndexedDB). First visit: register, encrypt and
+ * decrypt a message and a file.
+ */
+export async function clientRegister({ serverUrl, token }) {
+  const tessera = await t.Tessera.initialize(async () => token, { serverUrl });
+  const before = await tessera.hasLocalPrivateKey();
+  const card = await tessera.register();
+  const envelope = await tessera.authEncrypt('hello from the browser client');
+  const data = Uint8Array.from({ length: 200_000 }, (_, i) => (i * 7 + 1) % 256);
+  const sealed = await tessera.encryptFile(new Blob([data]));
+  const opened = new Uint8Array(await (await tessera.decryptFile(sealed)).arrayBuffer());
+  return {
+    identity: tessera.identity,
+    hadKeyBefore: before,
+    cardId: card.id,
+    envelope,
+    message: await tessera.authDecrypt(envelope),
+    fileRoundTrip: hex(opened) === hex(data),
+  };
+}
+
+/** After a reload: the key comes back from IndexedDB and decrypts old and new messages. */
+export async function clientReopen({ serverUrl, token, envelope, peer, fromPeer }) {
+  const tessera = await t.Tessera.initialize(async () => token, { serverUrl });
+  const peerCard = await tessera.findUsers(peer);
+  return {
+    hasKey: await tessera.hasLocalPrivateKey(),
+    cardId: tessera.ownCard?.id,
+    own: await tessera.authDecrypt(envelope),
+    fromPeer: await tessera.authDecrypt(fromPeer, peerCard),
+    toPeer: await tessera.authEncrypt('hello Node, from the browser', peerCard),
+  };
+}
+
+/** What the client's IndexedDB database holds: entry names and record shapes. */
+export async function clientStoreShape(databaseName) {
+  const db = await new Promise((resolve, reject) => {
+    const open = indexedDB.open(databaseName);
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
+  const all = (method) =>
+    new Promise((resolve, reject) => {
+      const request = db.transaction('entries').objectStore('entries')[method]();
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+  const names = await all('getAllKeys');
+  const records = (await all('getAll')).map((record) => ({
+    fields: Object.keys(record).sort().join(','),
+    ivLength: record.iv.byteLength,
+    ciphertextLength: record.ciphertext.byteLength,
+  }));
+  db.close();
+  return { names, records };
+}

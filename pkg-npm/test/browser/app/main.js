@@ -1,7 +1,7 @@
 // Page entry: exposes the test functions to the Playwright driver, plus a Web Worker run.
-import { dumpIndexedDb, register, reopen } from './app.js';
+import { clientRegister, clientReopen, clientStoreShape, dumpIndexedDb, register, reopen } from './app.js';
 
-function inWorker(databaseName) {
+function inWorker(databaseName, client) {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     worker.onmessage = (event) => {
@@ -10,9 +10,9 @@ function inWorker(databaseName) {
       else resolve(event.data.result);
     };
     worker.onerror = (event) => reject(new Error(event.message || 'worker failed'));
-    worker.postMessage({ databaseName });
+    worker.postMessage({ databaseName, client });
   });
 }
 
-window.tesseraTest = { register, reopen, dumpIndexedDb, inWorker };
+window.tesseraTest = { register, reopen, dumpIndexedDb, inWorker, clientRegister, clientReopen, clientStoreShape };
 window.tesseraTestReady = true;

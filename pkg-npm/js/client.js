@@ -1,0 +1,403 @@
+// The E3Kit-shaped client: `Tessera` and `Group` over the wasm adapter's newtypes of
+// tessera-core's device client (docs/CLIENT.md). This layer only adapts shapes: strings
+// in → base64 strings out (as E3Kit), lookup results as `{ [identity]: Card }` objects,
+// Blob/ReadableStream plumbing, the platform's default key store and `fetch`. Every
+// decision (what to fetch, verify, store, or refuse) is made in core.
+
+import { errorFromCode, invalidInput } from './errors.js';
+import { checkFileOptions, transform } from './files.js';
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+// Lets the static factories construct instances while `new Tessera()` is refused.
+const INTERNAL = Symbol('tessera-internal');
+
+function isBlob(value) {
+  return typeof Blob !== 'undefined' && value instanceof Blob;
+}
+
+function isReadableStream(value) {
+  return typeof ReadableStream !== 'undefined' && value instanceof ReadableStream;
+}
+
+/** Data as bytes, and whether the result goes back as text (string in → string out). */
+function dataOf(data, what) {
+  if (typeof data === 'string') return { bytes: utf8.encode(data), text: true };
+  if (data instanceof Uint8Array) return { bytes: data, text: false };
+  throw invalidInput(`${what} must be a string or a Uint8Array`);
+}
+
+function checkDate(date, what) {
+  if (date !== undefined && date !== null && !(date instanceof Date && Number.isFinite(date.getTime()))) {
+    throw invalidInput(`${what} must be a valid Date`);
+  }
+  return date ?? undefined;
+}
+
+function checkString(value, what) {
+  if (typeof value !== 'string') throw invalidInput(`${what} must be a string`);
+  return value;
+}
+
+function checkKeyStore(store) {
+  if (!store || !['get', 'set', 'delete'].every((method) => typeof store[method] === 'function')) {
+    throw invalidInput('keyStore must be an object with async get, set and delete methods');
+  }
+  return store;
+}
+
+/**
+ * The HTTP function the wasm client sends its requests through: one call of `fetch` (the
+ * platform's, or the app's `options.fetch`), response read whole.
+ */
+function sendWith(fetchImpl) {
+  return async (method, url, headers, body) => {
+    const response = await fetchImpl(url, { method, headers, body });
+    return {
+      status: response.status,
+      headers: [...response.headers],
+      body: new Uint8Array(await response.arrayBuffer()),
+    };
+  };
+}
+
+export function createClient(wasm, { init, defaultKeyStore }) {
+  /**
+   * `{ [identity]: Card }` from an array of cards, as E3Kit's FindUsersResult. Defined as
+   * own properties, so any identity (even `__proto__`) is an ordinary key.
+   */
+  function lookupResult(cards) {
+    const result = {};
+    for (const card of cards) {
+      Object.defineProperty(result, card.identity, { value: card, enumerable: true, writable: true, configurable: true });
+    }
+    return result;
+  }
+
+  /**
+   * Recipients or participants as copies of their cards: a Card, an array of Cards, or a
+   * findUsers result. Copies, because wasm-bindgen takes ownership of what it is given.
+   */
+  function cardsOf(users, what) {
+    if (users === undefined || users === null) return [];
+    let list;
+    if (users instanceof wasm.Card) list = [users];
+    else if (Array.isArray(users)) list = users;
+    else if (typeof users === 'object') list = Object.values(users);
+    if (!list || !list.every((card) => card instanceof wasm.Card)) {
+      throw invalidInput(`${what} must be a Card, an array of Cards or a findUsers result`);
+    }
+    return list.map((card) => card.clone());
+  }
+
+  function cardOf(card, what) {
+    if (!(card instanceof wasm.Card)) throw invalidInput(`${what} must be a Card`);
+    return card;
+  }
+
+  function identitiesOf(input, what) {
+    const list = typeof input === 'string' ? [input] : input;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((id) => typeof id === 'string')) {
+      throw invalidInput(`${what} must be an identity or a non-empty array of identities`);
+    }
+    return list;
+  }
+
+  function checkFileInput(input) {
+    if (!isBlob(input) && !isReadableStream(input)) {
+      throw invalidInput('expected a Blob, a File or a ReadableStream');
+    }
+  }
+
+  /** Runs a wasm stream object over a Blob or ReadableStream; frees it at the end. */
+  function pipeThrough(input, stream, finish, options) {
+    return transform(
+      input,
+      (chunk) => stream.update(chunk),
+      () => {
+        try {
+          return finish();
+        } finally {
+          stream.free();
+        }
+      },
+      options,
+    );
+  }
+
+  class Group {
+    #inner;
+
+    constructor(token, inner) {
+      if (token !== INTERNAL) {
+        throw new TypeError('groups come from Tessera.createGroup, loadGroup or getGroup');
+      }
+      this.#inner = inner;
+    }
+
+    /** The group id. */
+    get id() {
+      return this.#inner.id;
+    }
+
+    /** The initiator's identity. */
+    get initiator() {
+      return this.#inner.initiator;
+    }
+
+    /** The participants of the current epoch. */
+    get participants() {
+      return this.#inner.participants;
+    }
+
+    /** The current epoch number. */
+    get epoch() {
+      return this.#inner.epoch;
+    }
+
+    async encrypt(data) {
+      const { bytes, text } = dataOf(data, 'data');
+      const message = await this.#inner.encrypt(bytes);
+      return text ? wasm.toBase64(message) : message;
+    }
+
+    async decrypt(data, senderCard, madeAt) {
+      const text = typeof data === 'string';
+      const bytes = text ? wasm.fromBase64(data) : dataOf(data, 'data').bytes;
+      const plaintext = await this.#inner.decrypt(
+        bytes,
+        cardOf(senderCard, 'senderCard'),
+        checkDate(madeAt, 'madeAt'),
+      );
+      return text ? fromUtf8.decode(plaintext) : plaintext;
+    }
+
+    update() {
+      return this.#inner.update();
+    }
+
+    add(participants, options = {}) {
+      const cards = cardsOf(participants, 'participants');
+      return this.#inner.add(cards, options.shareHistory ?? true);
+    }
+
+    remove(participants) {
+      let identities;
+      if (typeof participants === 'string' || (Array.isArray(participants) && participants.every((p) => typeof p === 'string'))) {
+        identities = identitiesOf(participants, 'participants');
+      } else {
+        identities = cardsOf(participants, 'participants').map((card) => {
+          const identity = card.identity;
+          card.free();
+          return identity;
+        });
+      }
+      return this.#inner.remove(identities);
+    }
+
+    reAdd(participant) {
+      return this.#inner.reAdd(cardOf(participant, 'participant'));
+    }
+  }
+
+  const groupOf = (inner) => new Group(INTERNAL, inner);
+
+  class Tessera {
+    #inner;
+
+    constructor(token, inner) {
+      if (token !== INTERNAL) throw new TypeError('use `await Tessera.initialize(getToken, options)`');
+      this.#inner = inner;
+    }
+
+    /**
+     * Creates the client of the user whose tokens `getToken` returns. Loads the key from
+     * the key store (default: IndexedDB in browsers, ~/.tessera-e2ee in Node).
+     */
+    static async initialize(getToken, options = {}) {
+      if (typeof getToken !== 'function') {
+        throw invalidInput('getToken must be a function returning (a Promise of) a JWT');
+      }
+      if (options === null || typeof options !== 'object') throw invalidInput('options must be an object');
+      const serverUrl = checkString(options.serverUrl, 'options.serverUrl');
+      if (options.onKeyChanged !== undefined && typeof options.onKeyChanged !== 'function') {
+        throw invalidInput('options.onKeyChanged must be a function');
+      }
+      if (options.identity !== undefined) checkString(options.identity, 'options.identity');
+      const fetchImpl = options.fetch ?? globalThis.fetch;
+      if (typeof fetchImpl !== 'function') throw invalidInput('no fetch: pass options.fetch');
+      await init(options.wasm === undefined ? undefined : { wasm: options.wasm });
+      const keyStore = checkKeyStore(options.keyStore ?? defaultKeyStore());
+      const inner = await wasm.Tessera.initialize(
+        serverUrl,
+        keyStore,
+        getToken,
+        sendWith(fetchImpl),
+        options.onKeyChanged,
+        options.identity,
+      );
+      return new Tessera(INTERNAL, inner);
+    }
+
+    /** One typed password → a login password and a backup password (Argon2id). */
+    static async derivePasswords(password) {
+      await init();
+      const derived = wasm.Tessera.derivePasswords(checkString(password, 'password'));
+      const result = { loginPassword: derived.loginPassword, backupPassword: derived.backupPassword };
+      derived.free();
+      return result;
+    }
+
+    /** The user's identity (the tokens' subject). */
+    get identity() {
+      return this.#inner.identity;
+    }
+
+    /** The user's card, when this device has the key. */
+    get ownCard() {
+      return this.#inner.ownCard;
+    }
+
+    async hasLocalPrivateKey() {
+      return this.#inner.hasLocalPrivateKey();
+    }
+
+    register() {
+      return this.#inner.register();
+    }
+
+    rotatePrivateKey() {
+      return this.#inner.rotatePrivateKey();
+    }
+
+    unregister() {
+      return this.#inner.unregister();
+    }
+
+    cleanup() {
+      return this.#inner.cleanup();
+    }
+
+    async backupPrivateKey(password) {
+      return this.#inner.backupPrivateKey(checkString(password, 'password'));
+    }
+
+    async restorePrivateKey(password) {
+      return this.#inner.restorePrivateKey(checkString(password, 'password'));
+    }
+
+    async changePassword(oldPassword, newPassword) {
+      return this.#inner.changePassword(checkString(oldPassword, 'oldPassword'), checkString(newPassword, 'newPassword'));
+    }
+
+    resetPrivateKeyBackup() {
+      return this.#inner.resetPrivateKeyBackup();
+    }
+
+    /** One identity → its Card; an array → `{ [identity]: Card }`. Always verified. */
+    async findUsers(identities) {
+      const cards = await this.#inner.findUsers(identitiesOf(identities, 'identities'));
+      return typeof identities === 'string' ? cards[0] : lookupResult(cards);
+    }
+
+    /** Like findUsers, from this device's cache only (offline). */
+    async findCachedUsers(identities) {
+      const cards = await this.#inner.findCachedUsers(identitiesOf(identities, 'identities'));
+      return typeof identities === 'string' ? cards[0] : lookupResult(cards);
+    }
+
+    /** Refreshes cached cards; resolves to the identities whose card changed. */
+    updateCachedUsers() {
+      return this.#inner.updateCachedUsers();
+    }
+
+    /** Signs and encrypts for the recipients and the user: string → base64, bytes → bytes. */
+    async authEncrypt(data, recipients) {
+      const { bytes, text } = dataOf(data, 'data');
+      const envelope = await this.#inner.authEncrypt(bytes, cardsOf(recipients, 'recipients'));
+      return text ? wasm.toBase64(envelope) : envelope;
+    }
+
+    /**
+     * Decrypts and verifies the sender (default: the user): base64 → string, bytes →
+     * bytes. `madeAt` (E3Kit: the encryption date) lets data signed before the sender's
+     * key rotation verify.
+     */
+    async authDecrypt(data, senderCard, madeAt) {
+      const text = typeof data === 'string';
+      const bytes = text ? wasm.fromBase64(data) : dataOf(data, 'data').bytes;
+      const sender = senderCard === undefined || senderCard === null ? this.#ownCardOrThrow() : cardOf(senderCard, 'senderCard');
+      const plaintext = await this.#inner.authDecrypt(bytes, sender, checkDate(madeAt, 'madeAt'));
+      return text ? fromUtf8.decode(plaintext) : plaintext;
+    }
+
+    /** Blob/File → Promise<Blob/File>; ReadableStream → Promise<ReadableStream>. */
+    async encryptFile(input, recipients, options = {}) {
+      checkFileInput(input);
+      const cards = cardsOf(recipients, 'recipients');
+      checkFileOptions(options);
+      const stream = await this.#inner.encryptStream(cards);
+      return pipeThrough(input, stream, () => stream.finish(), options);
+    }
+
+    /**
+     * Blob/File → Promise<Blob/File>, resolved only after the sender's signature verified;
+     * ReadableStream → Promise<ReadableStream> that errors at the end if it does not.
+     */
+    async decryptFile(input, senderCard, options = {}) {
+      checkFileInput(input);
+      const sender = senderCard === undefined || senderCard === null ? this.#ownCardOrThrow() : cardOf(senderCard, 'senderCard');
+      const madeAt = checkDate(options.madeAt, 'options.madeAt');
+      checkFileOptions(options);
+      const stream = await this.#inner.decryptStream(sender, madeAt);
+      return pipeThrough(
+        input,
+        stream,
+        () => {
+          const decrypted = stream.finish();
+          const tail = decrypted.plaintext;
+          decrypted.free();
+          return tail;
+        },
+        options,
+      );
+    }
+
+    /** The 60-digit safety number of the user and `card`'s owner. */
+    safetyNumber(card) {
+      return this.#inner.safetyNumber(cardOf(card, 'card'));
+    }
+
+    async createGroup(groupId, participants) {
+      const cards = cardsOf(participants, 'participants');
+      return groupOf(await this.#inner.createGroup(checkString(groupId, 'groupId'), cards));
+    }
+
+    async loadGroup(groupId, initiatorCard) {
+      return groupOf(await this.#inner.loadGroup(checkString(groupId, 'groupId'), cardOf(initiatorCard, 'initiatorCard')));
+    }
+
+    /** The group as this device knows it (offline), or null. */
+    async getGroup(groupId) {
+      const inner = await this.#inner.getGroup(checkString(groupId, 'groupId'));
+      return inner === undefined ? null : groupOf(inner);
+    }
+
+    async deleteGroup(groupId) {
+      return this.#inner.deleteGroup(checkString(groupId, 'groupId'));
+    }
+
+    // E3Kit's default sender: the user. Without a key (or a known card) there is none.
+    #ownCardOrThrow() {
+      const own = this.#inner.ownCard;
+      if (own !== undefined) return own;
+      if (!this.#inner.hasLocalPrivateKey()) {
+        throw errorFromCode('missing_private_key', 'this device has no private key: restore it from the backup or rotate it');
+      }
+      throw errorFromCode('not_registered', 'the user has no card: register first');
+    }
+  }
+
+  return { Tessera, Group };
+}
