@@ -180,3 +180,17 @@ build_ffi_tools() {
   cargo build --release --locked -p tessera-ffi -p tessera-server \
     --features tessera-ffi/bindgen,tessera-ffi/interop
 }
+
+# ensure_chromium: Debian's Chromium (browser tests drive it with playwright-core).
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 || apt_install chromium chromium-driver
+}
+
+# build_web_chat: the demo web chat (examples/web-chat) bundled by Vite into its dist/,
+# over the npm package that scripts/build-npm made (linked as file:../../pkg-npm).
+build_web_chat() {
+  local app="$ROOT/examples/web-chat"
+  npm_ci "$app"
+  step "bundling the web chat (Vite) into examples/web-chat/dist"
+  (cd "$app" && npm run --silent build)
+}
