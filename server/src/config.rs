@@ -88,6 +88,18 @@ pub const ENVIRONMENT_VARIABLES: &[(&str, &str)] = &[
     ),
     ("TESSERA_ADDRESS_BURST", "request burst per client address"),
     (
+        "TESSERA_DEMO_MAX_MESSAGE_BYTES",
+        "size of one demo message's ciphertext",
+    ),
+    (
+        "TESSERA_DEMO",
+        "true: demo mode (INSECURE: anyone can sign in as anyone)",
+    ),
+    (
+        "TESSERA_DEMO_WEB_DIR",
+        "directory of the web chat that demo mode serves",
+    ),
+    (
         "TESSERA_LOG",
         "log filter, e.g. info or tessera_server=debug",
     ),
@@ -154,6 +166,8 @@ pub struct Limits {
     pub address_requests_per_second: u32,
     /// Requests an address may make at once above the sustained rate.
     pub address_burst: u32,
+    /// Largest ciphertext of one demo message, in bytes (decoded); demo mode only.
+    pub demo_max_message_bytes: usize,
 }
 
 impl Default for Limits {
@@ -169,6 +183,7 @@ impl Default for Limits {
             identity_burst: 500,
             address_requests_per_second: 500,
             address_burst: 5000,
+            demo_max_message_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -228,6 +243,12 @@ pub struct Config {
     pub token_max_lifetime_seconds: u64,
     /// Size, batch and rate limits.
     pub limits: Limits,
+    /// Demo mode (docs/SERVER.md "Demo mode"): `POST /demo/login` mints a token for any
+    /// identity. Insecure by design; set only by `--demo` or `TESSERA_DEMO`, never by
+    /// `config.toml`, so a copied configuration cannot turn it on.
+    pub demo: bool,
+    /// In demo mode, the web chat's files, served for every path outside the API.
+    pub demo_web_dir: Option<PathBuf>,
 }
 
 impl fmt::Debug for Config {
@@ -248,6 +269,8 @@ impl fmt::Debug for Config {
                 &self.token_max_lifetime_seconds,
             )
             .field("limits", &self.limits)
+            .field("demo", &self.demo)
+            .field("demo_web_dir", &self.demo_web_dir)
             .finish()
     }
 }
@@ -285,6 +308,8 @@ impl Config {
             token_leeway_seconds: tessera_core::jwt::DEFAULT_LEEWAY_SECONDS,
             token_max_lifetime_seconds: tessera_core::jwt::DEFAULT_MAX_LIFETIME_SECONDS,
             limits: Limits::default(),
+            demo: false,
+            demo_web_dir: None,
         }
     }
 
@@ -426,6 +451,10 @@ impl Config {
                 defaults.token_max_lifetime_seconds,
             )?,
             limits,
+            demo: boolean(&env, "TESSERA_DEMO", None, false)?,
+            demo_web_dir: env("TESSERA_DEMO_WEB_DIR")
+                .filter(|dir| !dir.is_empty())
+                .map(PathBuf::from),
         })
     }
 }
@@ -531,6 +560,12 @@ fn override_limits(
         limits.address_requests_per_second,
     )?;
     limits.address_burst = number(env, "TESSERA_ADDRESS_BURST", None, limits.address_burst)?;
+    limits.demo_max_message_bytes = number(
+        env,
+        "TESSERA_DEMO_MAX_MESSAGE_BYTES",
+        None,
+        limits.demo_max_message_bytes,
+    )?;
     if limits.max_batch_items == 0 || limits.max_group_participants == 0 {
         return Err(invalid(
             "limits",
@@ -637,6 +672,21 @@ mod tests {
             });
             assert!(matches!(refused, Err(ConfigError::Invalid { .. })), "{bad}");
         }
+        assert!(!config.demo && config.demo_web_dir.is_none());
+        assert_eq!(config.limits.demo_max_message_bytes, 16 * 1024 * 1024);
+        let demo_env: HashMap<&str, String> = HashMap::from([
+            ("TESSERA_DEMO", "true".to_owned()),
+            ("TESSERA_DEMO_WEB_DIR", "/srv/chat".to_owned()),
+            ("TESSERA_DEMO_MAX_MESSAGE_BYTES", "4096".to_owned()),
+        ]);
+        let demo = Config::load(&dir, |name| demo_env.get(name).cloned()).unwrap();
+        assert!(demo.demo);
+        assert_eq!(demo.demo_web_dir.as_deref(), Some(Path::new("/srv/chat")));
+        assert_eq!(demo.limits.demo_max_message_bytes, 4096);
+        let unclear = Config::load(&dir, |name| {
+            (name == "TESSERA_DEMO").then(|| "maybe".to_owned())
+        });
+        assert!(matches!(unclear, Err(ConfigError::Invalid { .. })));
         let debug = format!("{with_password:?}");
         assert!(!debug.contains("hunter2secret"), "{debug}");
         assert!(debug.contains("postgres://tessera:***@db.internal:5432/tessera"));

@@ -43,6 +43,13 @@ enum Command {
         /// Address and port to listen on (overrides TESSERA_LISTEN and config.toml).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Demo mode (also TESSERA_DEMO=true): adds /demo/login, which gives anyone a token
+        /// for any identity, a message relay and the web chat. INSECURE: never in production.
+        #[arg(long)]
+        demo: bool,
+        /// In demo mode, serve the web chat from this directory (also TESSERA_DEMO_WEB_DIR).
+        #[arg(long, value_name = "DIR")]
+        demo_web: Option<PathBuf>,
     },
     /// Mints a development token with the data directory's app key.
     Token {
@@ -75,7 +82,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Init { data_dir } => init(&data_dir),
-        Command::Serve { data_dir, listen } => serve(&data_dir, listen),
+        Command::Serve {
+            data_dir,
+            listen,
+            demo,
+            demo_web,
+        } => serve(&data_dir, listen, demo, demo_web),
         Command::Token {
             identity,
             ttl,
@@ -132,11 +144,20 @@ fn init_logging() {
     }
 }
 
-fn serve(dir: &std::path::Path, listen: Option<SocketAddr>) -> Result<(), CommandError> {
+fn serve(
+    dir: &std::path::Path,
+    listen: Option<SocketAddr>,
+    demo: bool,
+    demo_web: Option<PathBuf>,
+) -> Result<(), CommandError> {
     init_logging();
     let mut config = Config::load(dir, |name| std::env::var(name).ok())?;
     if let Some(listen) = listen {
         config.listen = listen;
+    }
+    config.demo |= demo;
+    if demo_web.is_some() {
+        config.demo_web_dir = demo_web;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -148,6 +169,7 @@ fn serve(dir: &std::path::Path, listen: Option<SocketAddr>) -> Result<(), Comman
             %address,
             database = database_kind(&config.database_url),
             app_keys = config.app_public_keys.len(),
+            demo = config.demo,
             "listening"
         );
         // Scripts and tests read this line to learn the port when listening on port 0.

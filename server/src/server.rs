@@ -23,7 +23,7 @@ use tokio::{net::TcpListener, sync::Notify, task::JoinHandle};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
-    api::{backups, cards, groups, health, log},
+    api::{backups, cards, demo, groups, health, log},
     auth::Authenticator,
     config::{Config, Limits},
     error::ApiError,
@@ -41,6 +41,10 @@ pub enum StartError {
     /// An app public key is not a valid Ed25519 key.
     #[error("app public key: {0}")]
     AppKey(#[from] tessera_core::TokenError),
+    /// Demo mode was asked for but cannot run (no app private key, a wrong one, or no web
+    /// directory where one was named).
+    #[error("{0}")]
+    Demo(String),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Listen {
@@ -69,6 +73,8 @@ pub struct SharedState {
     pub trust_forwarded_for: bool,
     /// Browser origins allowed to call the API (`*`: any); empty: no CORS.
     pub cors_allowed_origins: Vec<String>,
+    /// Demo mode's login key and web files; `None` (the default) when it is off.
+    pub demo: Option<demo::DemoMode>,
 }
 
 /// Cheaply clonable handle on [`SharedState`], the axum state of every route.
@@ -83,8 +89,13 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// State for `config` over an open `storage`.
-    pub fn new(config: &Config, storage: Arc<dyn Storage>) -> Result<Self, StartError> {
+    /// State for `config` over an open `storage`, with demo mode's state if it is on
+    /// ([`demo::DemoMode::from_config`]).
+    pub fn new(
+        config: &Config,
+        storage: Arc<dyn Storage>,
+        demo: Option<demo::DemoMode>,
+    ) -> Result<Self, StartError> {
         let limits = config.limits;
         Ok(Self(Arc::new(SharedState {
             storage,
@@ -101,6 +112,7 @@ impl AppState {
             metrics: Metrics::new(),
             trust_forwarded_for: config.trust_forwarded_for,
             cors_allowed_origins: config.cors_allowed_origins.clone(),
+            demo,
         })))
     }
 }
@@ -137,8 +149,33 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(health::openapi))
-        .fallback(|| async { ApiError::NotFound("no such endpoint; see /openapi.json".into()) })
+        .route("/openapi.json", get(health::openapi));
+    // Demo mode adds its routes and the web chat's files; without it they do not exist.
+    let service = if state.demo.is_some() {
+        let message_body_limit = demo::DemoMode::message_body_limit(
+            limits.demo_max_message_bytes,
+            limits.max_body_bytes,
+        );
+        let demo_routes = Router::new()
+            .route("/demo/login", post(demo::login))
+            .route(
+                "/demo/messages",
+                post(demo::post_message)
+                    .layer(DefaultBodyLimit::max(message_body_limit))
+                    .get(demo::list_messages),
+            )
+            .route("/demo/messages/{id}", get(demo::get_message))
+            .route("/demo/users", get(demo::users))
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                limit_by_address,
+            ));
+        service.merge(demo_routes).fallback(demo::web_file)
+    } else {
+        service
+            .fallback(|| async { ApiError::NotFound("no such endpoint; see /openapi.json".into()) })
+    };
+    let service = service
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -283,8 +320,16 @@ pub async fn spawn(config: &Config) -> Result<RunningServer, StartError> {
 
 /// Opens the database and binds the listen address.
 pub async fn prepare(config: &Config) -> Result<(TcpListener, AppState), StartError> {
+    // Demo mode's key is checked first: a refused start leaves the database untouched.
+    let demo = demo::DemoMode::from_config(config)?;
     let storage = storage::connect(&config.database_url, config.database_max_connections).await?;
-    let state = AppState::new(config, storage)?;
+    let state = AppState::new(config, storage, demo)?;
+    if state.demo.is_some() {
+        tracing::warn!(
+            "DEMO MODE IS ON: POST /demo/login gives anyone a token for any identity. \
+             Insecure by design; never use it in production"
+        );
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {

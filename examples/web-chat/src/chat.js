@@ -349,7 +349,8 @@ export class ChatSession extends EventTarget {
       await this.#receive(message);
       this.#after = message.id;
     }
-    if (messages.length === 100) this.#pollAgain = true;
+    // A page may stop short of `limit` (the server caps its bytes): read until one is empty.
+    if (messages.length > 0) this.#pollAgain = true;
     if (messages.length > 0) this.#changed();
   }
 

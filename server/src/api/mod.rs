@@ -4,6 +4,7 @@
 
 pub mod backups;
 pub mod cards;
+pub mod demo;
 pub mod groups;
 pub mod health;
 pub mod log;

@@ -11,7 +11,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tessera_core::{CardId, Identity, card::CardWire};
 use thiserror::Error;
 
@@ -202,6 +202,87 @@ pub struct NewGroupTicket<'a> {
     pub ticket: &'a [u8],
 }
 
+/// What a demo message carries, as the web chat labels it (docs/API.md "Demo mode").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DemoMessageKind {
+    /// A chat message.
+    Text,
+    /// A file (or a part of one).
+    File,
+    /// A message for the chat client itself (e.g. a group change).
+    System,
+}
+
+impl DemoMessageKind {
+    /// The name stored in the database and shown in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::File => "file",
+            Self::System => "system",
+        }
+    }
+
+    /// Parses [`DemoMessageKind::as_str`] output.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "text" => Some(Self::Text),
+            "file" => Some(Self::File),
+            "system" => Some(Self::System),
+            _ => None,
+        }
+    }
+}
+
+/// A demo message to store: validated by the API, ciphertext opaque.
+#[derive(Debug, Clone)]
+pub struct NewDemoMessage<'a> {
+    /// The sender (the token subject).
+    pub sender: &'a Identity,
+    /// The recipients, distinct, in the sender's order.
+    pub to: &'a [Identity],
+    /// The conversation label the client chose.
+    pub conversation: &'a str,
+    /// The kind of message.
+    pub kind: DemoMessageKind,
+    /// The ciphertext, stored as received.
+    pub ciphertext: &'a [u8],
+}
+
+/// A stored demo message, as `GET /demo/messages` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DemoMessage {
+    /// Its id: grows with every message, in commit order.
+    pub id: u64,
+    /// Who sent it.
+    #[serde(rename = "from")]
+    pub sender: String,
+    /// Its recipients, in the sender's order.
+    pub to: Vec<String>,
+    /// The conversation label.
+    pub conversation: String,
+    /// The kind of message.
+    pub kind: DemoMessageKind,
+    /// The ciphertext, as received.
+    #[serde(serialize_with = "crate::api::serialize_base64url")]
+    pub ciphertext: Vec<u8>,
+    /// When the server stored it.
+    pub created_at: u64,
+}
+
+/// A stored demo message without its ciphertext and recipients: what a listing reads
+/// first, to decide how many messages fit into one answer.
+#[derive(Debug, Clone)]
+pub(crate) struct DemoMessageHeader {
+    pub(crate) id: i64,
+    pub(crate) sender: String,
+    pub(crate) conversation: String,
+    pub(crate) kind: DemoMessageKind,
+    pub(crate) created_at: u64,
+    pub(crate) ciphertext_bytes: u64,
+}
+
 /// Everything the API stores. Implementations must make each method atomic.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
@@ -288,6 +369,35 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Up to `limit` log entries after `after`, in order.
     async fn log_entries(&self, after: u64, limit: u32) -> Result<Vec<LogEntry>, StorageError>;
+
+    /// Stores a demo message and returns its id, which is larger than every id committed
+    /// before it.
+    async fn post_demo_message(
+        &self,
+        message: NewDemoMessage<'_>,
+        now: u64,
+    ) -> Result<u64, StorageError>;
+
+    /// The demo messages `reader` sent or receives with an id above `after`, ascending:
+    /// at most `limit`, and no more than fit into `max_ciphertext_bytes` of ciphertext
+    /// (but always the first one, however large).
+    async fn demo_messages(
+        &self,
+        reader: &Identity,
+        after: u64,
+        limit: u32,
+        max_ciphertext_bytes: u64,
+    ) -> Result<Vec<DemoMessage>, StorageError>;
+
+    /// One demo message, if it exists and `reader` sent or receives it.
+    async fn demo_message(
+        &self,
+        reader: &Identity,
+        id: u64,
+    ) -> Result<Option<DemoMessage>, StorageError>;
+
+    /// Up to `limit` identities that have an active card, in byte order.
+    async fn identities_with_active_cards(&self, limit: u32) -> Result<Vec<String>, StorageError>;
 }
 
 /// Connects to the database named by `url` (`sqlite://PATH` or `postgres://…`) and
@@ -336,17 +446,31 @@ pub(crate) fn i64_for_column(value: u64) -> Result<i64, StorageError> {
 /// The embedded schema migrations, applied in order at start.
 pub mod migrations {
     /// SQLite migrations: (version, name, SQL).
-    pub const SQLITE: &[(i64, &str, &str)] = &[(
-        1,
-        "initial",
-        include_str!("../../migrations/sqlite/0001_initial.sql"),
-    )];
+    pub const SQLITE: &[(i64, &str, &str)] = &[
+        (
+            1,
+            "initial",
+            include_str!("../../migrations/sqlite/0001_initial.sql"),
+        ),
+        (
+            2,
+            "demo_messages",
+            include_str!("../../migrations/sqlite/0002_demo_messages.sql"),
+        ),
+    ];
     /// PostgreSQL migrations: (version, name, SQL).
-    pub const POSTGRES: &[(i64, &str, &str)] = &[(
-        1,
-        "initial",
-        include_str!("../../migrations/postgres/0001_initial.sql"),
-    )];
+    pub const POSTGRES: &[(i64, &str, &str)] = &[
+        (
+            1,
+            "initial",
+            include_str!("../../migrations/postgres/0001_initial.sql"),
+        ),
+        (
+            2,
+            "demo_messages",
+            include_str!("../../migrations/postgres/0002_demo_messages.sql"),
+        ),
+    ];
 }
 
 /// The SQL column list that [`card_record_from_row`] reads.
@@ -477,6 +601,65 @@ pub(crate) fn outdated_from_known(
                     superseded_by: None,
                 }),
             },
+        })
+        .collect()
+}
+
+/// How many of `headers` (ascending ids) one listing answers: at most as many as fit
+/// into `max_ciphertext_bytes`, but at least one, so a large message never blocks a
+/// reader's cursor.
+pub(crate) fn demo_page_length(headers: &[DemoMessageHeader], max_ciphertext_bytes: u64) -> usize {
+    let mut total: u64 = 0;
+    headers
+        .iter()
+        .take_while(|header| {
+            total = total.saturating_add(header.ciphertext_bytes);
+            total <= max_ciphertext_bytes
+        })
+        .count()
+        .max(headers.len().min(1))
+}
+
+/// A demo message header row (id, sender, conversation, kind, created_at,
+/// ciphertext_bytes) as a [`DemoMessageHeader`], for either database.
+pub(crate) fn demo_message_header_from_row<R>(row: &R) -> Result<DemoMessageHeader, StorageError>
+where
+    R: sqlx::Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let kind: String = row.try_get("kind")?;
+    Ok(DemoMessageHeader {
+        id: row.try_get("id")?,
+        sender: row.try_get("sender")?,
+        conversation: row.try_get("conversation")?,
+        kind: DemoMessageKind::from_name(&kind).ok_or(StorageError::Corrupt("message kind"))?,
+        created_at: u64_from_column(row.try_get("created_at")?)?,
+        ciphertext_bytes: u64_from_column(row.try_get("ciphertext_bytes")?)?,
+    })
+}
+
+/// Joins message headers with their ciphertexts and recipients (keyed by message id).
+pub(crate) fn assemble_demo_messages(
+    headers: Vec<DemoMessageHeader>,
+    mut ciphertexts: std::collections::HashMap<i64, Vec<u8>>,
+    mut recipients: std::collections::HashMap<i64, Vec<String>>,
+) -> Result<Vec<DemoMessage>, StorageError> {
+    headers
+        .into_iter()
+        .map(|header| {
+            Ok(DemoMessage {
+                id: u64_from_column(header.id)?,
+                sender: header.sender,
+                to: recipients.remove(&header.id).unwrap_or_default(),
+                conversation: header.conversation,
+                kind: header.kind,
+                ciphertext: ciphertexts
+                    .remove(&header.id)
+                    .ok_or(StorageError::Corrupt("a message lost its ciphertext"))?,
+                created_at: header.created_at,
+            })
         })
         .collect()
 }

@@ -777,4 +777,169 @@ impl Storage for PostgresStorage {
         .await?;
         rows.iter().map(log_entry_from_row).collect()
     }
+
+    async fn post_demo_message(
+        &self,
+        message: super::NewDemoMessage<'_>,
+        now: u64,
+    ) -> Result<u64, StorageError> {
+        retrying!(self.post_demo_message_once(&message, now))
+    }
+
+    async fn demo_messages(
+        &self,
+        reader: &Identity,
+        after: u64,
+        limit: u32,
+        max_ciphertext_bytes: u64,
+    ) -> Result<Vec<super::DemoMessage>, StorageError> {
+        // Each branch stops at `limit` rows, so a reader with a long history costs no more
+        // than one page.
+        let sql = format!(
+            "SELECT {DEMO_HEADER_COLUMNS} FROM demo_messages
+             WHERE id IN (
+                 SELECT s.id FROM (SELECT id FROM demo_messages
+                                   WHERE sender = $1 AND id > $2 ORDER BY id LIMIT $3) AS s
+                 UNION
+                 SELECT r.message_id FROM (SELECT message_id FROM demo_message_recipients
+                                           WHERE identity = $1 AND message_id > $2
+                                           ORDER BY message_id LIMIT $3) AS r)
+             ORDER BY id
+             LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(reader.as_str())
+            .bind(i64_for_column(after)?)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut headers = rows
+            .iter()
+            .map(super::demo_message_header_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        headers.truncate(super::demo_page_length(&headers, max_ciphertext_bytes));
+        self.complete_demo_messages(headers).await
+    }
+
+    async fn demo_message(
+        &self,
+        reader: &Identity,
+        id: u64,
+    ) -> Result<Option<super::DemoMessage>, StorageError> {
+        let Ok(id) = i64::try_from(id) else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "SELECT {DEMO_HEADER_COLUMNS} FROM demo_messages m
+             WHERE id = $1 AND (sender = $2 OR EXISTS (
+                 SELECT 1 FROM demo_message_recipients r
+                 WHERE r.message_id = m.id AND r.identity = $2))"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(reader.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let header = super::demo_message_header_from_row(&row)?;
+        Ok(self.complete_demo_messages(vec![header]).await?.pop())
+    }
+
+    async fn identities_with_active_cards(&self, limit: u32) -> Result<Vec<String>, StorageError> {
+        // COLLATE "C": byte order whatever the database's locale, as on SQLite.
+        Ok(sqlx::query_scalar(
+            "SELECT identity FROM cards WHERE status = 'active'
+             ORDER BY identity COLLATE \"C\" LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// Key of the advisory lock that orders demo message inserts (see the migration).
+const DEMO_MESSAGE_LOCK_KEY: i64 = 0x7465_7373_6572_6102;
+
+/// The columns [`super::demo_message_header_from_row`] reads; `octet_length` does not
+/// fetch the (possibly TOASTed) value.
+const DEMO_HEADER_COLUMNS: &str = "id, sender, conversation, kind, created_at, \
+     octet_length(ciphertext)::BIGINT AS ciphertext_bytes";
+
+/// Demo mode's message relay.
+impl PostgresStorage {
+    async fn post_demo_message_once(
+        &self,
+        message: &super::NewDemoMessage<'_>,
+        now: u64,
+    ) -> Result<u64, StorageError> {
+        let mut tx = self.pool.begin().await?;
+        // Held until commit: ids are drawn in commit order (see the migration).
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(DEMO_MESSAGE_LOCK_KEY)
+            .execute(&mut *tx)
+            .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO demo_messages (sender, conversation, kind, ciphertext, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(message.sender.as_str())
+        .bind(message.conversation)
+        .bind(message.kind.as_str())
+        .bind(message.ciphertext)
+        .bind(i64_for_column(now)?)
+        .fetch_one(&mut *tx)
+        .await?;
+        let names: Vec<String> = message
+            .to
+            .iter()
+            .map(|identity| identity.as_str().to_owned())
+            .collect();
+        sqlx::query(
+            "INSERT INTO demo_message_recipients (message_id, position, identity)
+             SELECT $1, (p.ordinality - 1)::INTEGER, p.identity
+             FROM unnest($2::TEXT[]) WITH ORDINALITY AS p(identity, ordinality)",
+        )
+        .bind(id)
+        .bind(&names)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        u64_from_column(id)
+    }
+
+    /// The ciphertexts and recipients of `headers`, joined into messages.
+    async fn complete_demo_messages(
+        &self,
+        headers: Vec<super::DemoMessageHeader>,
+    ) -> Result<Vec<super::DemoMessage>, StorageError> {
+        if headers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = headers.iter().map(|h| h.id).collect();
+        let mut ciphertexts = HashMap::with_capacity(headers.len());
+        for row in sqlx::query("SELECT id, ciphertext FROM demo_messages WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            ciphertexts.insert(row.try_get::<i64, _>("id")?, row.try_get("ciphertext")?);
+        }
+        let mut recipients: HashMap<i64, Vec<String>> = HashMap::with_capacity(headers.len());
+        for row in sqlx::query(
+            "SELECT message_id, identity FROM demo_message_recipients
+             WHERE message_id = ANY($1) ORDER BY message_id, position",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            recipients
+                .entry(row.try_get("message_id")?)
+                .or_default()
+                .push(row.try_get("identity")?);
+        }
+        super::assemble_demo_messages(headers, ciphertexts, recipients)
+    }
 }

@@ -31,10 +31,11 @@ use sqlx::{
 use tessera_core::{CardId, Identity};
 
 use super::{
-    Backup, BackupWrite, CARD_COLUMNS, CardRecord, ChainLink, GroupTicket, GroupTickets, NewCard,
-    NewGroupTicket, OutdatedCard, Precondition, Storage, StorageError, card_id_from_column,
-    card_record_from_row, check_chain, hash_from_column, i64_for_column, log_entry_from_row,
-    migrations, u64_from_column,
+    Backup, BackupWrite, CARD_COLUMNS, CardRecord, ChainLink, DemoMessage, DemoMessageHeader,
+    GroupTicket, GroupTickets, NewCard, NewDemoMessage, NewGroupTicket, OutdatedCard, Precondition,
+    Storage, StorageError, assemble_demo_messages, card_id_from_column, card_record_from_row,
+    check_chain, demo_message_header_from_row, demo_page_length, hash_from_column, i64_for_column,
+    log_entry_from_row, migrations, u64_from_column,
 };
 use crate::{
     log_chain::{LogEntry, LogHead, LogOperation},
@@ -245,6 +246,50 @@ async fn card_by_id(
 fn json_array<T: serde::Serialize>(items: &[T]) -> Result<String, StorageError> {
     serde_json::to_string(items).map_err(|_| StorageError::Corrupt("cannot encode a JSON array"))
 }
+
+impl SqliteStorage {
+    /// The ciphertexts and recipients of `headers`, joined into messages.
+    async fn complete_demo_messages(
+        &self,
+        headers: Vec<DemoMessageHeader>,
+    ) -> Result<Vec<DemoMessage>, StorageError> {
+        if headers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = json_array(&headers.iter().map(|h| h.id).collect::<Vec<_>>())?;
+        let mut ciphertexts = HashMap::with_capacity(headers.len());
+        for row in sqlx::query(
+            "SELECT id, ciphertext FROM demo_messages
+             WHERE id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(&ids)
+        .fetch_all(&self.reader)
+        .await?
+        {
+            ciphertexts.insert(row.try_get::<i64, _>("id")?, row.try_get("ciphertext")?);
+        }
+        let mut recipients: HashMap<i64, Vec<String>> = HashMap::with_capacity(headers.len());
+        for row in sqlx::query(
+            "SELECT message_id, identity FROM demo_message_recipients
+             WHERE message_id IN (SELECT value FROM json_each(?1))
+             ORDER BY message_id, position",
+        )
+        .bind(&ids)
+        .fetch_all(&self.reader)
+        .await?
+        {
+            recipients
+                .entry(row.try_get("message_id")?)
+                .or_default()
+                .push(row.try_get("identity")?);
+        }
+        assemble_demo_messages(headers, ciphertexts, recipients)
+    }
+}
+
+/// The columns [`demo_message_header_from_row`] reads; `length` does not load the blob.
+const DEMO_HEADER_COLUMNS: &str =
+    "id, sender, conversation, kind, created_at, length(ciphertext) AS ciphertext_bytes";
 
 #[async_trait]
 impl Storage for SqliteStorage {
@@ -745,5 +790,105 @@ impl Storage for SqliteStorage {
         .fetch_all(&self.reader)
         .await?;
         rows.iter().map(log_entry_from_row).collect()
+    }
+
+    async fn post_demo_message(
+        &self,
+        message: NewDemoMessage<'_>,
+        now: u64,
+    ) -> Result<u64, StorageError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO demo_messages (sender, conversation, kind, ciphertext, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        )
+        .bind(message.sender.as_str())
+        .bind(message.conversation)
+        .bind(message.kind.as_str())
+        .bind(message.ciphertext)
+        .bind(i64_for_column(now)?)
+        .fetch_one(&mut *tx)
+        .await?;
+        let names: Vec<&str> = message.to.iter().map(Identity::as_str).collect();
+        sqlx::query(
+            "INSERT INTO demo_message_recipients (message_id, position, identity)
+             SELECT ?1, key, value FROM json_each(?2)",
+        )
+        .bind(id)
+        .bind(json_array(&names)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        u64_from_column(id)
+    }
+
+    async fn demo_messages(
+        &self,
+        reader: &Identity,
+        after: u64,
+        limit: u32,
+        max_ciphertext_bytes: u64,
+    ) -> Result<Vec<DemoMessage>, StorageError> {
+        // Each branch stops at `limit` rows, so a reader with a long history costs no more
+        // than one page.
+        let sql = format!(
+            "SELECT {DEMO_HEADER_COLUMNS} FROM demo_messages
+             WHERE id IN (
+                 SELECT id FROM (SELECT id FROM demo_messages
+                                 WHERE sender = ?1 AND id > ?2 ORDER BY id LIMIT ?3)
+                 UNION
+                 SELECT message_id FROM (SELECT message_id FROM demo_message_recipients
+                                         WHERE identity = ?1 AND message_id > ?2
+                                         ORDER BY message_id LIMIT ?3))
+             ORDER BY id
+             LIMIT ?3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(reader.as_str())
+            .bind(i64_for_column(after)?)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        let mut headers = rows
+            .iter()
+            .map(demo_message_header_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        headers.truncate(demo_page_length(&headers, max_ciphertext_bytes));
+        self.complete_demo_messages(headers).await
+    }
+
+    async fn demo_message(
+        &self,
+        reader: &Identity,
+        id: u64,
+    ) -> Result<Option<DemoMessage>, StorageError> {
+        let Ok(id) = i64::try_from(id) else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "SELECT {DEMO_HEADER_COLUMNS} FROM demo_messages m
+             WHERE id = ?1 AND (sender = ?2 OR EXISTS (
+                 SELECT 1 FROM demo_message_recipients r
+                 WHERE r.message_id = m.id AND r.identity = ?2))"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(reader.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let header = demo_message_header_from_row(&row)?;
+        Ok(self.complete_demo_messages(vec![header]).await?.pop())
+    }
+
+    async fn identities_with_active_cards(&self, limit: u32) -> Result<Vec<String>, StorageError> {
+        Ok(sqlx::query_scalar(
+            "SELECT identity FROM cards WHERE status = 'active' ORDER BY identity LIMIT ?1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?)
     }
 }

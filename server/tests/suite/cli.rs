@@ -39,10 +39,20 @@ pub(crate) struct ServerProcess {
 
 impl ServerProcess {
     pub(crate) async fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_with_args(data_dir, &[], env).await
+    }
+
+    /// `serve` with further arguments (e.g. `--demo`).
+    pub(crate) async fn start_with_args(
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut child = Command::new(BINARY)
             .args(["serve", "--data-dir"])
             .arg(data_dir)
             .args(["--listen", "127.0.0.1:0"])
+            .args(args)
             .env_clear()
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
@@ -359,4 +369,170 @@ pub(crate) async fn logs_never_contain_secrets() {
             "the log contains {secret:?}:\n{logs}"
         );
     }
+}
+
+/// `serve --demo` end to end: a fresh data directory, the demo login over HTTP, its token
+/// on the /v1 API, a relayed message, the web chat with `--demo-web` (or the environment),
+/// the start-up warning, and logs without tokens, identities or ciphertext. Demo mode
+/// without the app private key refuses to start and says why.
+pub(crate) async fn serve_demo_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(
+        run(&["init", "--data-dir", data.to_str().unwrap()], &[])
+            .status
+            .success()
+    );
+    let web = dir.path().join("web");
+    std::fs::create_dir_all(&web).unwrap();
+    std::fs::write(
+        web.join("index.html"),
+        "<!doctype html><title>web chat</title>",
+    )
+    .unwrap();
+
+    let mut server = ServerProcess::start_with_args(
+        &data,
+        &["--demo", "--demo-web", web.to_str().unwrap()],
+        &[("TESSERA_LOG", "trace"), ("TESSERA_LOG_FORMAT", "json")],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let identity = "demo-identity-4711";
+    let login = send(
+        client
+            .post(format!("{}/demo/login", server.base))
+            .json(&json!({ "identity": identity })),
+    )
+    .await;
+    login.expect(200, "");
+    let token = login.json["token"].as_str().unwrap().to_owned();
+    let config = Config::load(&data, |_| None).unwrap();
+    let claims = TokenVerifier::new(config.app_id.clone())
+        .with_key(&config.app_public_keys[0].0)
+        .unwrap()
+        .verify(&token, Timestamp::now())
+        .unwrap();
+    assert_eq!(claims.sub, identity);
+    assert_eq!(claims.exp - claims.iat, 1200);
+    send(
+        client
+            .post(format!("{}/v1/cards", server.base))
+            .bearer_auth(&token)
+            .json(&json!({ "card": card(identity, 78, None).to_wire() })),
+    )
+    .await
+    .expect(201, "");
+    let ciphertext = b64(b"demo ciphertext that must stay out of the log");
+    let posted = send(
+        client
+            .post(format!("{}/demo/messages", server.base))
+            .bearer_auth(&token)
+            .json(&json!({
+                "to": [identity],
+                "conversation": "note-to-self",
+                "kind": "text",
+                "ciphertext": ciphertext,
+            })),
+    )
+    .await;
+    posted.expect(201, "");
+    let listed = send(
+        client
+            .get(format!("{}/demo/messages", server.base))
+            .bearer_auth(&token),
+    )
+    .await;
+    listed.expect(200, "");
+    assert_eq!(listed.json["messages"][0]["ciphertext"], ciphertext);
+    let users = send(
+        client
+            .get(format!("{}/demo/users", server.base))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(users.json["identities"], json!([identity]));
+    let page = client
+        .get(format!("{}/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("web chat"));
+    server.terminate();
+    assert!(server.wait().await, "clean exit after SIGTERM");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let logs = server.stderr.lock().unwrap().clone();
+    assert!(logs.contains("DEMO MODE"), "the start-up warning: {logs}");
+    assert!(logs.contains("\"level\":\"WARN\""), "{logs}");
+    assert!(
+        logs.contains("\"route\":\"/demo/messages\""),
+        "request logs are written: {logs}"
+    );
+    let signature_part = token.rsplit('.').next().unwrap();
+    for secret in [
+        identity,
+        signature_part,
+        ciphertext.as_str(),
+        "note-to-self",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "the log contains {secret:?}:\n{logs}"
+        );
+    }
+
+    // The environment turns demo mode on as well; without a web directory `/` explains.
+    let mut server = ServerProcess::start_with_args(&data, &[], &[("TESSERA_DEMO", "true")]).await;
+    let page = client
+        .get(format!("{}/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("scripts/run"));
+    send(
+        client
+            .post(format!("{}/demo/login", server.base))
+            .json(&json!({ "identity": "bob" })),
+    )
+    .await
+    .expect(200, "");
+    server.terminate();
+    assert!(server.wait().await);
+
+    // Without demo mode: no /demo, no web chat, although --demo-web names a directory.
+    let mut server =
+        ServerProcess::start_with_args(&data, &["--demo-web", web.to_str().unwrap()], &[]).await;
+    send(
+        client
+            .post(format!("{}/demo/login", server.base))
+            .json(&json!({ "identity": "bob" })),
+    )
+    .await
+    .expect(404, "not_found");
+    send(client.get(format!("{}/", server.base)))
+        .await
+        .expect(404, "not_found");
+    server.terminate();
+    assert!(server.wait().await);
+
+    // Demo mode needs the app private key: a clear refusal, not a server that cannot log
+    // anyone in.
+    let refused = std::process::Command::new(BINARY)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env_clear()
+        .env(
+            "TESSERA_APP_PRIVATE_KEY_FILE",
+            dir.path().join("missing.secret"),
+        )
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("missing.secret") && stderr.contains("demo mode"),
+        "{stderr}"
+    );
 }

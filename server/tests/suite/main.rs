@@ -19,6 +19,7 @@ mod backups;
 mod cards;
 mod cli;
 mod crash;
+mod demo;
 mod groups;
 mod harness;
 mod limits;
@@ -72,12 +73,29 @@ on_both_databases!(
     limits::rate_limits_answer_429,
     limits::hostile_input_gets_clear_errors,
     storage::storage_rules_hold,
+    demo::login_mints_tokens_the_api_accepts,
+    demo::relay_round_trip_and_visibility,
+    demo::message_size_limits,
+    demo::concurrent_posts_are_never_skipped,
+    demo::users_lists_identities_with_cards,
+    demo::without_demo_mode_nothing_is_there,
 );
 
 /// Browser access (CORS): independent of the database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_follows_the_configured_origins() {
     crate::operations::cors_follows_the_configured_origins().await;
+}
+
+/// Demo mode's web files and start-up checks: independent of the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_web_chat_files_are_served() {
+    crate::demo::web_chat_files_are_served().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_mode_needs_its_key() {
+    crate::demo::demo_mode_needs_its_key().await;
 }
 
 /// Tests of the real binary (SQLite, its default database).
@@ -95,6 +113,11 @@ mod binary {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn logs_never_contain_secrets() {
         crate::cli::logs_never_contain_secrets().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serve_demo_end_to_end() {
+        crate::cli::serve_demo_end_to_end().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -22,6 +22,11 @@ pub(crate) const API_PATHS: &[(&str, &[&str])] = &[
     ("/readyz", &["get"]),
     ("/metrics", &["get"]),
     ("/openapi.json", &["get"]),
+    // Demo only: present in demo mode (docs/SERVER.md "Demo mode").
+    ("/demo/login", &["post"]),
+    ("/demo/messages", &["post", "get"]),
+    ("/demo/messages/{id}", &["get"]),
+    ("/demo/users", &["get"]),
 ];
 
 pub(crate) async fn operations_endpoints_answer(database: Database) {

@@ -1,0 +1,419 @@
+//! Demo mode (docs/SERVER.md "Demo mode", docs/API.md "Demo mode"): a login that mints a
+//! token for any identity, a relay that stores the ciphertext clients send, the list of
+//! identities with a card, and the web chat's static files. Insecure by design (anyone
+//! can sign in as anyone), so it is off unless `--demo` or `TESSERA_DEMO` asks for it;
+//! without it none of these routes exists.
+
+use std::collections::HashSet;
+
+use axum::{
+    Json,
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use tessera_core::{AppKey, Identity, Timestamp, jwt::DEFAULT_TOKEN_TTL_SECONDS};
+use tower_http::services::ServeDir;
+
+use super::{JsonBody, PathParams, QueryParams, check_batch, decode_base64url};
+use crate::{
+    auth::Caller,
+    config::{Config, ConfigError},
+    data_dir,
+    error::ApiError,
+    server::{AppState, StartError},
+    storage::{DemoMessage, DemoMessageKind, NewDemoMessage},
+};
+
+/// Most recipients of one message.
+pub const MAX_RECIPIENTS: usize = 1000;
+/// Longest conversation label, in characters.
+pub const MAX_CONVERSATION_CHARS: usize = 200;
+/// Messages in a listing unless `limit` says otherwise.
+pub const DEFAULT_MESSAGES_PAGE: u32 = 100;
+/// Most messages in one listing.
+pub const MAX_MESSAGES_PAGE: u32 = 1000;
+/// Ciphertext bytes in one listing at most (but always at least one message): with
+/// 16 MiB files, a page of 1000 would not fit in memory.
+pub const MAX_PAGE_CIPHERTEXT_BYTES: u64 = 32 * 1024 * 1024;
+/// Most identities `GET /demo/users` lists.
+pub const MAX_USERS: u32 = 10_000;
+
+/// Path prefixes that belong to the API: never looked up among the web chat's files.
+const API_PREFIXES: &[&str] = &[
+    "/v1",
+    "/demo",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+];
+
+/// What demo mode needs at run time.
+pub struct DemoMode {
+    app_key: AppKey,
+    app_id: String,
+    token_lifetime_seconds: u64,
+    web: Option<ServeDir>,
+    max_message_bytes: usize,
+}
+
+impl DemoMode {
+    /// Demo mode's state for `config`, or `None` when it is off. Reads the app private key
+    /// (tokens are minted with it) and checks that the server accepts its tokens.
+    pub fn from_config(config: &Config) -> Result<Option<Self>, StartError> {
+        if !config.demo {
+            if config.demo_web_dir.is_some() {
+                tracing::warn!(
+                    "a demo web directory is set but demo mode is off: no files are served"
+                );
+            }
+            return Ok(None);
+        }
+        let path = &config.app_private_key_file;
+        let app_key = data_dir::read_app_key(path).map_err(|error| {
+            StartError::Demo(match error {
+                ConfigError::Io { source, .. } => format!(
+                    "demo mode mints tokens with the app private key, and {} cannot be read \
+                     ({source}); run `tessera-server init` or set TESSERA_APP_PRIVATE_KEY_FILE",
+                    path.display()
+                ),
+                other => format!("demo mode needs the app private key: {other}"),
+            })
+        })?;
+        if !config
+            .app_public_keys
+            .iter()
+            .any(|key| key.0 == app_key.public_key())
+        {
+            return Err(StartError::Demo(format!(
+                "the app private key in {} does not belong to any of app_public_keys, so the \
+                 server would refuse the tokens demo mode mints",
+                path.display()
+            )));
+        }
+        let web = match &config.demo_web_dir {
+            Some(dir) if dir.is_dir() => Some(ServeDir::new(dir)),
+            Some(dir) => {
+                return Err(StartError::Demo(format!(
+                    "the demo web directory {} is not a directory; build the web chat \
+                     (scripts/run does) or leave out --demo-web",
+                    dir.display()
+                )));
+            }
+            None => None,
+        };
+        Ok(Some(Self {
+            app_key,
+            app_id: config.app_id.clone(),
+            token_lifetime_seconds: DEFAULT_TOKEN_TTL_SECONDS
+                .min(config.token_max_lifetime_seconds),
+            web,
+            max_message_bytes: config.limits.demo_max_message_bytes,
+        }))
+    }
+
+    /// The body limit of `POST /demo/messages`: the ciphertext's base64url form plus the
+    /// normal body limit for everything else.
+    pub fn message_body_limit(max_message_bytes: usize, max_body_bytes: usize) -> usize {
+        max_message_bytes
+            .div_ceil(3)
+            .saturating_mul(4)
+            .saturating_add(max_body_bytes)
+    }
+}
+
+impl std::fmt::Debug for DemoMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoMode")
+            .field("app_id", &self.app_id)
+            .field("serves_web", &self.web.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn demo_of(state: &AppState) -> Result<&DemoMode, ApiError> {
+    state
+        .demo
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFound("no such endpoint; see /openapi.json".into()))
+}
+
+/// `POST /demo/login` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    identity: String,
+}
+
+/// Answer of a login.
+#[derive(Serialize)]
+pub struct LoginResponse {
+    identity: String,
+    token: String,
+    expires_at: u64,
+}
+
+/// `POST /demo/login`: a token for any valid identity, no questions asked.
+pub async fn login(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let demo = demo_of(&state)?;
+    let identity = Identity::new(request.identity)
+        .map_err(|e| ApiError::InvalidRequest(format!("identity: {e}")))?;
+    let now = Timestamp::now();
+    let token = demo
+        .app_key
+        .mint(&demo.app_id, &identity, now, demo.token_lifetime_seconds);
+    let mut response = Json(LoginResponse {
+        identity: identity.as_str().to_owned(),
+        token,
+        expires_at: now.plus(demo.token_lifetime_seconds).0,
+    })
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `POST /demo/messages` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostMessageRequest {
+    to: Vec<String>,
+    conversation: String,
+    kind: DemoMessageKind,
+    ciphertext: String,
+}
+
+/// Answer of a stored message.
+#[derive(Serialize)]
+pub struct PostMessageResponse {
+    id: u64,
+    created_at: u64,
+}
+
+fn check_conversation(conversation: &str) -> Result<(), ApiError> {
+    let chars = conversation.chars().count();
+    if !(1..=MAX_CONVERSATION_CHARS).contains(&chars) || conversation.chars().any(char::is_control)
+    {
+        return Err(ApiError::InvalidRequest(format!(
+            "conversation is 1 to {MAX_CONVERSATION_CHARS} characters without control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// `POST /demo/messages`: stores a message from the caller to `to`.
+pub async fn post_message(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(request): JsonBody<PostMessageRequest>,
+) -> Result<(StatusCode, Json<PostMessageResponse>), ApiError> {
+    let demo = demo_of(&state)?;
+    check_batch("to", &request.to, MAX_RECIPIENTS)?;
+    let mut seen = HashSet::with_capacity(request.to.len());
+    let mut to = Vec::with_capacity(request.to.len());
+    for text in request.to {
+        if !seen.insert(text.clone()) {
+            return Err(ApiError::InvalidRequest(
+                "to must not repeat an identity".into(),
+            ));
+        }
+        to.push(Identity::new(text).map_err(|e| ApiError::InvalidRequest(format!("to: {e}")))?);
+    }
+    check_conversation(&request.conversation)?;
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "a demo message's ciphertext is at most {} bytes",
+            demo.max_message_bytes
+        ))
+    };
+    // Refuse before decoding when even the encoded form is too long.
+    if request.ciphertext.len() > demo.max_message_bytes.div_ceil(3).saturating_mul(4) {
+        return Err(too_large());
+    }
+    let ciphertext = decode_base64url("ciphertext", &request.ciphertext)?;
+    if ciphertext.len() > demo.max_message_bytes {
+        return Err(too_large());
+    }
+    let now = Timestamp::now().0;
+    let id = state
+        .storage
+        .post_demo_message(
+            NewDemoMessage {
+                sender: &caller,
+                to: &to,
+                conversation: &request.conversation,
+                kind: request.kind,
+                ciphertext: &ciphertext,
+            },
+            now,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PostMessageResponse {
+            id,
+            created_at: now,
+        }),
+    ))
+}
+
+/// `?after=<id>&limit=<n>`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    after: Option<u64>,
+    limit: Option<u32>,
+}
+
+/// Answer of a listing.
+#[derive(Serialize)]
+pub struct ListResponse {
+    messages: Vec<DemoMessage>,
+}
+
+/// `GET /demo/messages`: the caller's messages (sent or received) after `after`.
+pub async fn list_messages(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<ListResponse>, ApiError> {
+    demo_of(&state)?;
+    let after = query.after.unwrap_or(0);
+    if i64::try_from(after).is_err() {
+        return Err(ApiError::InvalidRequest(
+            "after is a message id, 0..=9223372036854775807".into(),
+        ));
+    }
+    let limit = query.limit.unwrap_or(DEFAULT_MESSAGES_PAGE);
+    if !(1..=MAX_MESSAGES_PAGE).contains(&limit) {
+        return Err(ApiError::InvalidRequest(format!(
+            "limit must be 1..={MAX_MESSAGES_PAGE}"
+        )));
+    }
+    let messages = state
+        .storage
+        .demo_messages(&caller, after, limit, MAX_PAGE_CIPHERTEXT_BYTES)
+        .await?;
+    Ok(Json(ListResponse { messages }))
+}
+
+/// `GET /demo/messages/{id}`: one message the caller sent or receives.
+pub async fn get_message(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    PathParams(id): PathParams<String>,
+) -> Result<Json<DemoMessage>, ApiError> {
+    demo_of(&state)?;
+    let id = id
+        .parse::<u64>()
+        .map_err(|_| ApiError::InvalidRequest("a message id is a non-negative integer".into()))?;
+    state
+        .storage
+        .demo_message(&caller, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound("no such message".into()))
+}
+
+/// Answer of `GET /demo/users`.
+#[derive(Serialize)]
+pub struct UsersResponse {
+    identities: Vec<String>,
+}
+
+/// `GET /demo/users`: identities with an active card, for the chat's contact list.
+pub async fn users(
+    State(state): State<AppState>,
+    Caller(_): Caller,
+) -> Result<Json<UsersResponse>, ApiError> {
+    demo_of(&state)?;
+    let identities = state
+        .storage
+        .identities_with_active_cards(MAX_USERS)
+        .await?;
+    Ok(Json(UsersResponse { identities }))
+}
+
+/// The page `/` shows in demo mode when no web chat directory is configured.
+const NOT_BUILT_PAGE: &str = "<!doctype html>
+<html lang=\"en\">
+<head><meta charset=\"utf-8\"><title>Tessera demo</title></head>
+<body>
+<h1>Tessera demo server</h1>
+<p>The server runs in <strong>demo mode</strong> (insecure: anyone can sign in as anyone),
+but the web chat is not built, so there is nothing to show here.</p>
+<p><code>scripts/run</code> builds the web chat and starts this server with it
+(<code>tessera-server serve --demo --demo-web DIR</code>).</p>
+</body>
+</html>
+";
+
+/// Headers of every web chat answer: browsers revalidate each file (a rebuilt chat is
+/// picked up at once), never guess content types, and read text as UTF-8.
+fn web_headers(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    let utf8 = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| value.starts_with("text/") && !value.contains("charset"))
+        .and_then(|value| HeaderValue::from_str(&format!("{value}; charset=utf-8")).ok());
+    if let Some(utf8) = utf8 {
+        headers.insert(header::CONTENT_TYPE, utf8);
+    }
+}
+
+fn is_api_path(path: &str) -> bool {
+    API_PREFIXES.iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
+/// Demo mode's fallback: the web chat's files for every path outside the API (no SPA
+/// fallback: a missing file is 404), or a page saying the chat is not built.
+pub async fn web_file(State(state): State<AppState>, request: Request) -> Response {
+    let path = request.uri().path();
+    let Some(demo) = state.demo.as_ref().filter(|_| !is_api_path(path)) else {
+        return ApiError::NotFound("no such endpoint; see /openapi.json".into()).into_response();
+    };
+    let Some(web) = &demo.web else {
+        if path != "/" {
+            return ApiError::NotFound("no such page: the web chat is not built".into())
+                .into_response();
+        }
+        if request.method() != Method::GET && request.method() != Method::HEAD {
+            return ApiError::MethodNotAllowed.into_response();
+        }
+        let mut response = Html(NOT_BUILT_PAGE).into_response();
+        web_headers(&mut response);
+        return response;
+    };
+    match web.clone().try_call(request).await {
+        Ok(response) if response.status() == StatusCode::NOT_FOUND => {
+            ApiError::NotFound("no such file in the web chat".into()).into_response()
+        }
+        Ok(response) if response.status() == StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::MethodNotAllowed.into_response()
+        }
+        Ok(response) => {
+            let mut response = response.map(Body::new);
+            web_headers(&mut response);
+            response
+        }
+        Err(error) => {
+            ApiError::Internal(format!("reading a web chat file: {error}")).into_response()
+        }
+    }
+}
