@@ -283,7 +283,12 @@ pub async fn spawn(config: &Config) -> Result<RunningServer, StartError> {
 
 /// Opens the database and binds the listen address.
 pub async fn prepare(config: &Config) -> Result<(TcpListener, AppState), StartError> {
-    let storage = storage::connect(&config.database_url, config.database_max_connections).await?;
+    let storage = storage::connect_with_search_cache(
+        &config.database_url,
+        config.database_max_connections,
+        config.search_cache_capacity,
+    )
+    .await?;
     let state = AppState::new(config, storage)?;
     let listener = TcpListener::bind(config.listen)
         .await
