@@ -662,7 +662,7 @@ impl Storage for PostgresStorage {
             .into_iter()
             .flatten()
             .flatten()
-            .map(|card| Arc::unwrap_or_clone(card))
+            .map(Arc::unwrap_or_clone)
             .collect())
     }
 
