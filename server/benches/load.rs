@@ -15,7 +15,8 @@
 //! Every run is bounded in time and request count, and sends to loopback only.
 //! Arguments: `--seconds N` per scenario (default 5), `--connections N` (default 64),
 //! `--only sqlite|postgres`, `--database-connections N` (the server's pool; default: the
-//! server's default).
+//! server's default), `--search-cache-capacity N` (PostgreSQL's search cache; 0 measures
+//! the database path alone).
 
 use std::{
     error::Error,
@@ -53,6 +54,7 @@ struct Options {
     connections: usize,
     only: Option<String>,
     database_connections: Option<u32>,
+    search_cache_capacity: Option<usize>,
 }
 
 fn parse_options() -> BenchResult<Options> {
@@ -61,6 +63,7 @@ fn parse_options() -> BenchResult<Options> {
         connections: 64,
         only: None,
         database_connections: None,
+        search_cache_capacity: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -73,6 +76,10 @@ fn parse_options() -> BenchResult<Options> {
             "--database-connections" => {
                 options.database_connections =
                     Some(args.next().ok_or("--database-connections N")?.parse()?)
+            }
+            "--search-cache-capacity" => {
+                options.search_cache_capacity =
+                    Some(args.next().ok_or("--search-cache-capacity N")?.parse()?)
             }
             // cargo bench passes --bench; anything else is ignored like criterion does.
             _ => {}
@@ -346,6 +353,9 @@ async fn bench_database(
         .env("TESSERA_ADDRESS_BURST", "10000000");
     if let Some(connections) = options.database_connections {
         command.env("TESSERA_DATABASE_MAX_CONNECTIONS", connections.to_string());
+    }
+    if let Some(capacity) = options.search_cache_capacity {
+        command.env("TESSERA_SEARCH_CACHE_CAPACITY", capacity.to_string());
     }
     if let Some(url) = &database_url {
         command.env("TESSERA_DATABASE_URL", url);

@@ -43,6 +43,10 @@ pub const ENVIRONMENT_VARIABLES: &[(&str, &str)] = &[
         "database connections per server process",
     ),
     (
+        "TESSERA_SEARCH_CACHE_CAPACITY",
+        "identities in the PostgreSQL search cache (0: no cache)",
+    ),
+    (
         "TESSERA_TRUST_FORWARDED_FOR",
         "true behind a load balancer that sets X-Forwarded-For",
     ),
@@ -229,6 +233,9 @@ pub struct Config {
     pub database_url: String,
     /// Database connections per process (SQLite: reader connections).
     pub database_max_connections: u32,
+    /// Identities whose active card each PostgreSQL replica caches for searches (0: no
+    /// cache); docs/SERVER.md "Search cache on PostgreSQL".
+    pub search_cache_capacity: usize,
     /// Take the client address from the last `X-Forwarded-For` entry (behind a proxy).
     pub trust_forwarded_for: bool,
     /// Browser origins (`https://app.example.com`) whose pages may call the API (CORS);
@@ -260,6 +267,7 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("database_url", &redact_password(&self.database_url))
             .field("database_max_connections", &self.database_max_connections)
+            .field("search_cache_capacity", &self.search_cache_capacity)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
@@ -302,6 +310,7 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: format!("sqlite://{}", sqlite_path.display()),
             database_max_connections: 8,
+            search_cache_capacity: crate::storage::DEFAULT_SEARCH_CACHE_CAPACITY,
             trust_forwarded_for: false,
             cors_allowed_origins: Vec::new(),
             shutdown_grace_seconds: 30,
@@ -424,6 +433,12 @@ impl Config {
                 "TESSERA_DATABASE_MAX_CONNECTIONS",
                 file.database_max_connections,
                 defaults.database_max_connections,
+            )?,
+            search_cache_capacity: number(
+                &env,
+                "TESSERA_SEARCH_CACHE_CAPACITY",
+                file.search_cache_capacity,
+                defaults.search_cache_capacity,
             )?,
             trust_forwarded_for: boolean(
                 &env,
@@ -592,6 +607,8 @@ pub struct ConfigFile {
     pub database_url: Option<String>,
     /// See [`Config::database_max_connections`].
     pub database_max_connections: Option<u32>,
+    /// See [`Config::search_cache_capacity`].
+    pub search_cache_capacity: Option<usize>,
     /// See [`Config::trust_forwarded_for`].
     pub trust_forwarded_for: Option<bool>,
     /// See [`Config::cors_allowed_origins`].

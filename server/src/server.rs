@@ -322,7 +322,12 @@ pub async fn spawn(config: &Config) -> Result<RunningServer, StartError> {
 pub async fn prepare(config: &Config) -> Result<(TcpListener, AppState), StartError> {
     // Demo mode's key is checked first: a refused start leaves the database untouched.
     let demo = demo::DemoMode::from_config(config)?;
-    let storage = storage::connect(&config.database_url, config.database_max_connections).await?;
+    let storage = storage::connect_with_search_cache(
+        &config.database_url,
+        config.database_max_connections,
+        config.search_cache_capacity,
+    )
+    .await?;
     let state = AppState::new(config, storage, demo)?;
     if state.demo.is_some() {
         tracing::warn!(

@@ -400,11 +400,24 @@ pub trait Storage: Send + Sync + 'static {
     async fn identities_with_active_cards(&self, limit: u32) -> Result<Vec<String>, StorageError>;
 }
 
+/// Identities the PostgreSQL search cache holds unless configured otherwise.
+pub const DEFAULT_SEARCH_CACHE_CAPACITY: usize = 200_000;
+
 /// Connects to the database named by `url` (`sqlite://PATH` or `postgres://…`) and
-/// applies the embedded migrations.
+/// applies the embedded migrations; PostgreSQL gets the default search cache.
 pub async fn connect(
     url: &str,
     max_connections: u32,
+) -> Result<std::sync::Arc<dyn Storage>, StorageError> {
+    connect_with_search_cache(url, max_connections, DEFAULT_SEARCH_CACHE_CAPACITY).await
+}
+
+/// [`connect`], with a PostgreSQL search cache of up to `search_cache_capacity`
+/// identities (0: none). SQLite always keeps its own exact cache.
+pub async fn connect_with_search_cache(
+    url: &str,
+    max_connections: u32,
+    search_cache_capacity: usize,
 ) -> Result<std::sync::Arc<dyn Storage>, StorageError> {
     if let Some(path) = sqlite::path_of_url(url) {
         Ok(std::sync::Arc::new(
@@ -412,7 +425,7 @@ pub async fn connect(
         ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(std::sync::Arc::new(
-            postgres::PostgresStorage::connect(url, max_connections).await?,
+            postgres::PostgresStorage::connect(url, max_connections, search_cache_capacity).await?,
         ))
     } else {
         Err(StorageError::Database(sqlx::Error::Configuration(
@@ -469,6 +482,11 @@ pub mod migrations {
             2,
             "demo_messages",
             include_str!("../../migrations/postgres/0002_demo_messages.sql"),
+        ),
+        (
+            3,
+            "card_change_notifications",
+            include_str!("../../migrations/postgres/0003_card_change_notifications.sql"),
         ),
     ];
 }

@@ -10,8 +10,18 @@
 //! the rule up should a database run these statements with other locking semantics.
 //! Serialization failures and deadlocks, which distributed databases report under
 //! contention, are retried a few times.
+//!
+//! Searches are answered from a per-replica cache of active cards when it is provably
+//! current, kept so by LISTEN/NOTIFY ([`search_cache`]).
 
-use std::{collections::HashMap, str::FromStr, time::Duration};
+pub mod search_cache;
+
+use std::{
+    collections::HashMap,
+    str::FromStr,
+    sync::{Arc, LazyLock},
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use sqlx::{
@@ -20,6 +30,7 @@ use sqlx::{
 };
 use tessera_core::{CardId, Identity};
 
+use self::search_cache::{Freshness, SearchCache};
 use super::{
     Backup, BackupWrite, CARD_COLUMNS, CardRecord, CardStatus, ChainLink, GroupTicket,
     GroupTickets, NewCard, NewGroupTicket, OutdatedCard, Precondition, Storage, StorageError,
@@ -34,11 +45,17 @@ const MIGRATION_LOCK_KEY: i64 = 0x7465_7373_6572_6101;
 const MAX_ATTEMPTS: u32 = 5;
 /// How long to wait for a connection from the pool.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The active cards of a list of identities.
+static SEARCH_ACTIVE_CARDS: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {CARD_COLUMNS} FROM cards WHERE status = 'active' AND identity = ANY($1)")
+});
 
 /// The PostgreSQL implementation of [`Storage`].
 #[derive(Clone)]
 pub struct PostgresStorage {
     pool: PgPool,
+    /// The search cache and the tasks that keep it current (none when disabled).
+    search_cache: Option<(Arc<SearchCache>, Arc<Freshness>)>,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -94,16 +111,60 @@ fn card_constraint_error(error: sqlx::Error) -> StorageError {
 }
 
 impl PostgresStorage {
-    /// Connects with up to `max_connections` connections and applies migrations.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StorageError> {
+    /// Connects with up to `max_connections` connections, applies migrations, and keeps
+    /// a search cache of up to `search_cache_capacity` identities (0: no cache), which
+    /// takes two more connections.
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        search_cache_capacity: usize,
+    ) -> Result<Self, StorageError> {
         let options = PgConnectOptions::from_str(url)?.application_name("tessera-server");
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         apply_migrations(&pool).await?;
-        Ok(Self { pool })
+        let search_cache = (search_cache_capacity > 0).then(|| {
+            let cache = Arc::new(SearchCache::new(search_cache_capacity));
+            let freshness = Arc::new(Freshness::start(cache.clone(), &options));
+            (cache, freshness)
+        });
+        Ok(Self { pool, search_cache })
+    }
+
+    /// Whether searches are answered from the cache at this moment (its listener is
+    /// connected and proven current); for monitoring and tests.
+    pub fn search_cache_is_current(&self) -> bool {
+        self.search_cache
+            .as_ref()
+            .is_some_and(|(cache, _)| cache.is_current())
+    }
+
+    /// After a card write of `identity` ended, however it ended: this replica sees its
+    /// own writes at once, without waiting for the notification.
+    fn evict(&self, identity: &str) {
+        if let Some((cache, _)) = &self.search_cache {
+            cache.evict(identity);
+        }
+    }
+
+    /// The active cards of `names`, by identity, from the database.
+    async fn read_active_cards(
+        &self,
+        names: &[&str],
+    ) -> Result<HashMap<String, CardRecord>, StorageError> {
+        let rows = sqlx::query(&SEARCH_ACTIVE_CARDS)
+            .bind(names)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut by_identity = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let record = card_record_from_row(row)?;
+            by_identity.insert(record.identity.clone(), record);
+        }
+        Ok(by_identity)
     }
 
     async fn publish_card_once(
@@ -543,6 +604,9 @@ async fn card_by_id(
 #[async_trait]
 impl Storage for PostgresStorage {
     async fn close(&self) {
+        if let Some((_, freshness)) = &self.search_cache {
+            freshness.stop();
+        }
         self.pool.close().await;
     }
 
@@ -552,29 +616,53 @@ impl Storage for PostgresStorage {
     }
 
     async fn publish_card(&self, card: NewCard, now: u64) -> Result<CardRecord, StorageError> {
-        retrying!(self.publish_card_once(&card, now))
+        let outcome = retrying!(self.publish_card_once(&card, now));
+        self.evict(card.identity.as_str());
+        outcome
     }
 
     async fn search_active_cards(
         &self,
         identities: &[Identity],
     ) -> Result<Vec<CardRecord>, StorageError> {
-        let names: Vec<String> = identities
+        let Some((cache, _)) = self
+            .search_cache
+            .as_ref()
+            .filter(|(cache, _)| cache.is_current())
+        else {
+            let names: Vec<&str> = identities.iter().map(Identity::as_str).collect();
+            let mut found = self.read_active_cards(&names).await?;
+            return Ok(names
+                .iter()
+                .filter_map(|name| found.remove(*name))
+                .collect());
+        };
+        let mut answers: Vec<Option<Option<Arc<CardRecord>>>> = identities
             .iter()
-            .map(|identity| identity.as_str().to_owned())
+            .map(|identity| cache.get(identity.as_str()))
             .collect();
-        let sql = format!(
-            "SELECT {CARD_COLUMNS} FROM cards WHERE status = 'active' AND identity = ANY($1)"
-        );
-        let rows = sqlx::query(&sql).bind(&names).fetch_all(&self.pool).await?;
-        let mut by_identity: HashMap<String, CardRecord> = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let record = card_record_from_row(row)?;
-            by_identity.insert(record.identity.clone(), record);
-        }
-        Ok(names
+        let missed: Vec<&str> = identities
             .iter()
-            .filter_map(|name| by_identity.remove(name))
+            .zip(&answers)
+            .filter(|(_, answer)| answer.is_none())
+            .map(|(identity, _)| identity.as_str())
+            .collect();
+        if !missed.is_empty() {
+            let ticket = cache.ticket();
+            let mut found = self.read_active_cards(&missed).await?;
+            for (identity, answer) in identities.iter().zip(answers.iter_mut()) {
+                if answer.is_none() {
+                    let card = found.remove(identity.as_str()).map(Arc::new);
+                    cache.fill(identity.as_str(), card.clone(), &ticket);
+                    *answer = Some(card);
+                }
+            }
+        }
+        Ok(answers
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(Arc::unwrap_or_clone)
             .collect())
     }
 
@@ -589,7 +677,9 @@ impl Storage for PostgresStorage {
         id: &CardId,
         now: u64,
     ) -> Result<CardRecord, StorageError> {
-        retrying!(self.revoke_card_once(owner, id, now))
+        let outcome = retrying!(self.revoke_card_once(owner, id, now));
+        self.evict(owner.as_str());
+        outcome
     }
 
     async fn card_history(&self, identity: &Identity) -> Result<Vec<CardRecord>, StorageError> {

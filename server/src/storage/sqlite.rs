@@ -8,7 +8,8 @@
 //!
 //! Search answers come from a write-through cache of each identity's active card (or
 //! its absence) when they can: only this process writes the file, so the cache is exact
-//! (see [`ActiveCardCache`]). PostgreSQL has no such cache: there, other replicas write.
+//! (see [`ActiveCardCache`]). PostgreSQL replicas, where other processes write, keep theirs
+//! current through notifications instead (`postgres::search_cache`).
 
 use std::{
     collections::HashMap,

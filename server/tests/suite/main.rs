@@ -25,6 +25,7 @@ mod harness;
 mod limits;
 mod log;
 mod operations;
+mod replicas;
 mod storage;
 
 /// Declares each test once per database: `sqlite::<name>` and `postgres::<name>`.
@@ -80,6 +81,34 @@ on_both_databases!(
     demo::users_lists_identities_with_cards,
     demo::without_demo_mode_nothing_is_there,
 );
+
+/// Several replicas on one PostgreSQL database: search cache freshness.
+mod postgres_replicas {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_reach_other_replicas_within_the_bound() {
+        crate::replicas::writes_reach_other_replicas_within_the_bound().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_searches_never_keep_a_superseded_card() {
+        crate::replicas::racing_searches_never_keep_a_superseded_card().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lost_listener_bypasses_then_resets_the_cache() {
+        crate::replicas::a_lost_listener_bypasses_then_resets_the_cache().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_current_cache_answers_without_the_database() {
+        crate::replicas::a_current_cache_answers_without_the_database().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_disabled_cache_never_answers() {
+        crate::replicas::a_disabled_cache_never_answers().await;
+    }
+}
 
 /// Browser access (CORS): independent of the database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
