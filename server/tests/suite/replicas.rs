@@ -53,7 +53,7 @@ impl Replica {
         let storage = PostgresStorage::connect(url, max_connections, DEFAULT_SEARCH_CACHE_CAPACITY)
             .await
             .unwrap();
-        let state = AppState::new(&config, Arc::new(storage.clone())).unwrap();
+        let state = AppState::new(&config, Arc::new(storage.clone()), None).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let stop = Arc::new(Notify::new());
