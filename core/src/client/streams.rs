@@ -22,6 +22,7 @@ use crate::{
     envelope::{CHUNK_LENGTH, Decryptor, Encryptor, Verified},
     time::Timestamp,
 };
+use zeroize::Zeroizing;
 
 /// How far a stream has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,23 +180,31 @@ impl EncryptStream {
     }
 
     /// Reads `reader` to its end, writing the envelope to `writer`; returns the number of
-    /// plaintext bytes read.
+    /// plaintext bytes read. Plaintext is read straight into the encryptor's chunk buffer
+    /// and sealed there, so nothing is copied on the way.
     pub fn pipe(mut self, mut reader: impl Read, mut writer: impl Write) -> Result<u64, Error> {
-        let mut buffer = vec![0u8; CHUNK_LENGTH];
-        let mut out = Vec::with_capacity(CHUNK_LENGTH + 1024);
         loop {
-            let read = read_some(&mut reader, &mut buffer)?;
-            if read == 0 {
-                break;
+            if let Err(error) = self.options.check_cancelled() {
+                self.encryptor = None;
+                return Err(error);
             }
-            self.update(buffer.get(..read).unwrap_or_default(), &mut out)?;
-            write_out(&mut writer, &mut out)?;
+            let encryptor = self.encryptor.as_mut().ok_or(Error::Cancelled)?;
+            let read = match encryptor.update_from_reader(&mut reader, &mut writer) {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(error) => {
+                    self.encryptor = None;
+                    return Err(io_error(error));
+                }
+            };
+            self.processed = self.processed.saturating_add(read as u64);
+            self.options.report(self.processed);
         }
-        let processed = self.processed;
-        self.finish(&mut out)?;
-        write_out(&mut writer, &mut out)?;
+        self.options.check_cancelled()?;
+        let encryptor = self.encryptor.take().ok_or(Error::Cancelled)?;
+        encryptor.finish_to(&mut writer).map_err(io_error)?;
         writer.flush().map_err(io_error)?;
-        Ok(processed)
+        Ok(self.processed)
     }
 }
 
@@ -268,7 +277,8 @@ impl DecryptStream {
         mut writer: impl Write,
     ) -> Result<Verified, Error> {
         let mut buffer = vec![0u8; CHUNK_LENGTH];
-        let mut out = Vec::with_capacity(2 * CHUNK_LENGTH);
+        // Released plaintext passes through here; zeroized when done.
+        let mut out = Zeroizing::new(Vec::with_capacity(2 * CHUNK_LENGTH));
         loop {
             let read = read_some(&mut reader, &mut buffer)?;
             if read == 0 {

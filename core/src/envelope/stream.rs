@@ -3,7 +3,11 @@
 //! Both sides are push-style (`update` with any slice, then `finish`) so the same code
 //! serves files on native platforms, `ReadableStream`s in JS and byte arrays over FFI.
 
-use std::{collections::HashSet, fmt};
+use std::{
+    collections::HashSet,
+    fmt,
+    io::{self, Read, Write},
+};
 
 use chacha20poly1305::{
     ChaCha20Poly1305, KeyInit, Tag,
@@ -87,14 +91,19 @@ fn signature_input(digest: &blake3::Hash) -> Vec<u8> {
 ///
 /// Output: the header, then 64 KiB chunks. Call [`Encryptor::update`] with the data in
 /// pieces of any size and [`Encryptor::finish`] once; together they emit the complete
-/// envelope. Memory use is one chunk, whatever the data size.
+/// envelope. Memory use is one chunk, whatever the data size. For files and sockets,
+/// [`Encryptor::update_from_reader`] and [`Encryptor::finish_to`] read plaintext straight
+/// into the chunk buffer and write sealed chunks from it, without an intermediate copy.
 pub struct Encryptor {
     header: Option<Vec<u8>>,
     cipher: ChaCha20Poly1305,
     digest: blake3::Hasher,
     signer: SigningKey,
     signer_id: KeyId,
-    chunk: Vec<u8>,
+    /// Plaintext waiting for a chunk to fill (`stage[..staged]`); the reader path seals it
+    /// in place, so it grows up to one sealed chunk. Zeroized on drop.
+    stage: Zeroizing<Vec<u8>>,
+    staged: usize,
     counter: u64,
 }
 
@@ -156,7 +165,8 @@ impl Encryptor {
             digest,
             signer: sender.signing_key().clone(),
             signer_id: sender.public_keys().signing_key_id(),
-            chunk: Vec::with_capacity(CHUNK_LENGTH),
+            stage: Zeroizing::new(Vec::new()),
+            staged: 0,
             counter: 0,
         }
     }
@@ -164,46 +174,113 @@ impl Encryptor {
     /// Encrypts the next piece of plaintext, appending ciphertext to `out`.
     pub fn update(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
         self.emit_header(out);
-        self.digest.update(data);
         // The trailer always follows the data, so a chunk filled with data is never the
-        // last chunk and can be sealed as soon as it is full.
-        if !self.chunk.is_empty() {
-            let take = data.len().min(CHUNK_LENGTH - self.chunk.len());
+        // last chunk and can be sealed as soon as it is full. Each chunk is copied once,
+        // into `out`, then hashed and encrypted there while it is in cache.
+        if self.staged > 0 {
+            let take = data.len().min(CHUNK_LENGTH - self.staged);
             let (now, rest) = data.split_at(take);
-            self.chunk.extend_from_slice(now);
-            data = rest;
-            if self.chunk.len() < CHUNK_LENGTH {
+            if self.staged + take < CHUNK_LENGTH {
+                self.stage_bytes(now);
                 return Ok(());
             }
-            self.seal_staged(false, out)?;
+            let start = out.len();
+            out.extend_from_slice(self.stage.get(..self.staged).unwrap_or_default());
+            out.extend_from_slice(now);
+            self.staged = 0;
+            self.seal_appended(start, false, out)?;
+            data = rest;
         }
         while data.len() >= CHUNK_LENGTH {
             let (chunk, rest) = data.split_at(CHUNK_LENGTH);
-            self.seal(chunk, false, out)?;
+            let start = out.len();
+            out.extend_from_slice(chunk);
+            self.seal_appended(start, false, out)?;
             data = rest;
         }
-        self.chunk.extend_from_slice(data);
+        self.stage_bytes(data);
         Ok(())
+    }
+
+    /// Reads the next piece of plaintext from `reader` (one successful `read`, retried
+    /// when interrupted) into the chunk buffer and, when a chunk is full, seals it in
+    /// place and writes it to `writer`, preceded by the header the first time. Returns
+    /// the number of bytes read; 0 means `reader` is at its end. Encryption errors come
+    /// back as `io::Error`s wrapping an [`EncryptError`].
+    pub fn update_from_reader<R, W>(&mut self, reader: &mut R, writer: &mut W) -> io::Result<usize>
+    where
+        R: Read + ?Sized,
+        W: Write + ?Sized,
+    {
+        self.grow_stage(SEALED_CHUNK_LENGTH);
+        let free = self
+            .stage
+            .get_mut(self.staged..CHUNK_LENGTH)
+            .unwrap_or_default();
+        let read = loop {
+            match reader.read(free) {
+                Ok(read) => break read.min(free.len()),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            }
+        };
+        self.staged += read;
+        if self.staged == CHUNK_LENGTH {
+            if let Some(header) = self.header.take() {
+                writer.write_all(&header)?;
+            }
+            self.staged = 0;
+            let sealed = self
+                .stage
+                .get_mut(..SEALED_CHUNK_LENGTH)
+                .unwrap_or_default();
+            let (chunk, tag_space) = sealed.split_at_mut(CHUNK_LENGTH.min(sealed.len()));
+            self.digest.update(chunk);
+            let tag = seal_chunk(&self.cipher, &mut self.counter, chunk, false)
+                .map_err(io::Error::other)?;
+            if tag_space.len() != TAG_LENGTH {
+                return Err(io::Error::other(EncryptError::TooLarge));
+            }
+            tag_space.copy_from_slice(&tag);
+            writer.write_all(sealed)?;
+        }
+        Ok(read)
     }
 
     /// Signs, encrypts the trailer and the last chunk, appending them to `out`.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), EncryptError> {
         self.emit_header(out);
+        let staged = self.stage.get(..self.staged).unwrap_or_default();
+        self.digest.update(staged);
         let signature = self.signer.sign(&signature_input(&self.digest.finalize()));
-        let mut trailer = [0u8; TRAILER_LENGTH];
-        trailer[..8].copy_from_slice(&self.signer_id.0);
-        trailer[8..].copy_from_slice(&signature.to_bytes());
-        let mut rest = trailer.as_slice();
-        while !rest.is_empty() {
-            if self.chunk.len() == CHUNK_LENGTH {
-                self.seal_staged(false, out)?;
-            }
-            let take = rest.len().min(CHUNK_LENGTH - self.chunk.len());
-            let (now, later) = rest.split_at(take);
-            self.chunk.extend_from_slice(now);
-            rest = later;
+        let mut start = out.len();
+        out.extend_from_slice(staged);
+        out.extend_from_slice(&self.signer_id.0);
+        out.extend_from_slice(&signature.to_bytes());
+        // Data and trailer together may overflow into one more (last) chunk.
+        if out.len() - start > CHUNK_LENGTH {
+            let chunk = out.get_mut(start..start + CHUNK_LENGTH).unwrap_or_default();
+            let tag = seal_chunk(&self.cipher, &mut self.counter, chunk, false)?;
+            let tag_at = start + CHUNK_LENGTH;
+            out.splice(tag_at..tag_at, tag);
+            start += SEALED_CHUNK_LENGTH;
         }
-        self.seal_staged(true, out)
+        let chunk = out.get_mut(start..).unwrap_or_default();
+        let tag = seal_chunk(&self.cipher, &mut self.counter, chunk, true)?;
+        out.extend_from_slice(&tag);
+        Ok(())
+    }
+
+    /// [`Encryptor::finish`], writing the rest of the envelope to `writer`.
+    pub fn finish_to<W: Write + ?Sized>(self, writer: &mut W) -> io::Result<()> {
+        let mut out = Zeroizing::new(Vec::with_capacity(
+            self.header.as_ref().map_or(0, Vec::len)
+                + self.staged
+                + 2 * TAG_LENGTH
+                + TRAILER_LENGTH,
+        ));
+        self.finish(&mut out).map_err(io::Error::other)?;
+        writer.write_all(&out)
     }
 
     fn emit_header(&mut self, out: &mut Vec<u8>) {
@@ -212,31 +289,64 @@ impl Encryptor {
         }
     }
 
-    /// Encrypts `chunk` into the end of `out`, followed by its tag.
-    fn seal(&mut self, chunk: &[u8], last: bool, out: &mut Vec<u8>) -> Result<(), EncryptError> {
-        if self.counter == MAX_CHUNKS {
-            return Err(EncryptError::TooLarge);
-        }
-        let start = out.len();
-        out.extend_from_slice(chunk);
-        let sealed = out.get_mut(start..).unwrap_or_default();
-        let tag = self
-            .cipher
-            .encrypt_inout_detached(&chunk_nonce(self.counter, last).into(), &[], sealed.into())
-            .map_err(|_| EncryptError::TooLarge)?;
+    /// Hashes and encrypts the full chunk just appended at `out[start..]`, then appends
+    /// its tag.
+    fn seal_appended(
+        &mut self,
+        start: usize,
+        last: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncryptError> {
+        let chunk = out.get_mut(start..).unwrap_or_default();
+        self.digest.update(chunk);
+        let tag = seal_chunk(&self.cipher, &mut self.counter, chunk, last)?;
         out.extend_from_slice(&tag);
-        self.counter += 1;
         Ok(())
     }
 
-    /// Seals the staged chunk and empties the stage.
-    fn seal_staged(&mut self, last: bool, out: &mut Vec<u8>) -> Result<(), EncryptError> {
-        let chunk = std::mem::take(&mut self.chunk);
-        let result = self.seal(&chunk, last, out);
-        self.chunk = chunk;
-        self.chunk.clear();
-        result
+    /// Appends `data` (less than a chunk in all) to the staged plaintext.
+    fn stage_bytes(&mut self, data: &[u8]) {
+        let end = self.staged + data.len();
+        self.grow_stage(end);
+        if let Some(target) = self.stage.get_mut(self.staged..end) {
+            target.copy_from_slice(data);
+            self.staged = end;
+        }
     }
+
+    /// Makes the stage at least `length` bytes long. It grows into a fresh buffer so that
+    /// the old one is zeroized rather than freed by a reallocation with plaintext in it;
+    /// small messages never pay for a whole chunk.
+    fn grow_stage(&mut self, length: usize) {
+        if self.stage.len() >= length {
+            return;
+        }
+        let size = length.max(2 * self.stage.len()).min(SEALED_CHUNK_LENGTH);
+        let mut grown = Zeroizing::new(vec![0u8; size.max(length)]);
+        if let (Some(to), Some(from)) =
+            (grown.get_mut(..self.staged), self.stage.get(..self.staged))
+        {
+            to.copy_from_slice(from);
+        }
+        self.stage = grown;
+    }
+}
+
+/// Encrypts one chunk in place under the next counter and returns its tag.
+fn seal_chunk(
+    cipher: &ChaCha20Poly1305,
+    counter: &mut u64,
+    chunk: &mut [u8],
+    last: bool,
+) -> Result<Tag, EncryptError> {
+    if *counter == MAX_CHUNKS {
+        return Err(EncryptError::TooLarge);
+    }
+    let tag = cipher
+        .encrypt_inout_detached(&chunk_nonce(*counter, last).into(), &[], chunk.into())
+        .map_err(|_| EncryptError::TooLarge)?;
+    *counter += 1;
+    Ok(tag)
 }
 
 /// What a recipient needs to find and open its stanza.
@@ -277,7 +387,7 @@ pub struct Decryptor {
     /// it may be the last.
     pending: Vec<u8>,
     /// Decrypted bytes held back because they may belong to the trailer.
-    held: Vec<u8>,
+    held: Zeroizing<Vec<u8>>,
     counter: u64,
 }
 
@@ -320,7 +430,7 @@ impl Decryptor {
         Self {
             state,
             pending: Vec::new(),
-            held: Vec::with_capacity(TRAILER_LENGTH),
+            held: Zeroizing::new(Vec::with_capacity(TRAILER_LENGTH)),
             counter: 0,
         }
     }
@@ -474,7 +584,7 @@ impl Decryptor {
             DecryptState::Failed => return Err(DecryptError::DecryptionFailed),
         }
         let pending = std::mem::take(&mut self.pending);
-        let mut tail = Vec::with_capacity(pending.len());
+        let mut tail = Zeroizing::new(Vec::with_capacity(pending.len()));
         self.open(&pending, true, &mut tail)?;
         let DecryptState::Payload { digest, .. } = &self.state else {
             return Err(DecryptError::DecryptionFailed);

@@ -360,6 +360,85 @@ proptest! {
     }
 }
 
+/// Yields at most `step` bytes per `read`, failing with `Interrupted` before every other
+/// read, like a slow pipe.
+struct TrickleReader<'a> {
+    data: &'a [u8],
+    step: usize,
+    interrupt: bool,
+}
+
+impl std::io::Read for TrickleReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.interrupt = !self.interrupt;
+        if self.interrupt {
+            return Err(std::io::ErrorKind::Interrupted.into());
+        }
+        let n = buf.len().min(self.step).min(self.data.len());
+        let (now, rest) = self.data.split_at(n);
+        buf[..n].copy_from_slice(now);
+        self.data = rest;
+        Ok(n)
+    }
+}
+
+fn fixed_randomness() -> stream::Randomness {
+    stream::Randomness {
+        content_key: zeroize::Zeroizing::new([1; 32]),
+        payload_nonce: [2; 16],
+        ephemeral_secret: zeroize::Zeroizing::new([3; 32]),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Pushed slices and reads from a reader, in any mix and any sizes, give exactly the
+    /// bytes of a one-shot encryption with the same randomness.
+    #[test]
+    fn pieces_and_reader_match_one_shot(
+        size in prop_oneof![
+            0usize..300,
+            (CHUNK_LENGTH - TRAILER_LENGTH - 2)..(CHUNK_LENGTH + 2),
+            (2 * CHUNK_LENGTH - TRAILER_LENGTH - 2)..(2 * CHUNK_LENGTH + 2),
+            0usize..(600 << 10),
+        ],
+        steps in proptest::collection::vec((any::<bool>(), 1usize..(3 * CHUNK_LENGTH)), 1..12),
+    ) {
+        let (alice, bob) = (keys(1), keys(2));
+        let to = [Recipient::from(bob.public_keys())];
+        let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+        let expected = encrypt_message_with(&alice, &to, &data, [1; 32], [2; 16], [3; 32]).unwrap();
+        let mut encryptor = Encryptor::with_randomness(&alice, &to, fixed_randomness()).unwrap();
+        let mut envelope = Vec::new();
+        let mut rest = data.as_slice();
+        for &(from_reader, step) in steps.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let take = step.min(rest.len());
+            let (piece, after) = rest.split_at(take);
+            if from_reader {
+                let mut reader = TrickleReader { data: piece, step: step / 3 + 1, interrupt: false };
+                let mut written = Vec::new();
+                // Earlier pushed output goes first, as a caller mixing both would do.
+                std::mem::swap(&mut written, &mut envelope);
+                while encryptor.update_from_reader(&mut reader, &mut written).unwrap() > 0 {}
+                envelope = written;
+            } else {
+                encryptor.update(piece, &mut envelope).unwrap();
+            }
+            rest = after;
+        }
+        if steps.first().is_some_and(|s| s.0) {
+            encryptor.finish_to(&mut envelope).unwrap();
+        } else {
+            encryptor.finish(&mut envelope).unwrap();
+        }
+        prop_assert_eq!(envelope, expected);
+    }
+}
+
 #[test]
 fn encryption_is_a_function_of_its_randomness() {
     let (alice, bob) = (keys(1), keys(2));
