@@ -35,7 +35,7 @@ function friendly(error) {
   switch (error?.code) {
     case 'server_unreachable':
     case 'network':
-      return `Cannot reach the Tessera server at ${server.baseUrl}. Is scripts/run still running? Retrying…`;
+      return `Cannot reach the Tessera server at ${server.baseUrl}. Is scripts/run still running?`;
     case 'unauthorized':
       return 'Your sign-in expired. Reload the page and sign in again.';
     case 'payload_too_large':
@@ -307,7 +307,7 @@ async function render() {
 async function renderOnce() {
   const problem = session.connectionProblem;
   $('connection').hidden = !problem;
-  $('connection').textContent = problem ? friendly(problem) : '';
+  $('connection').textContent = problem ? `${friendly(problem)} Retrying every second…` : '';
 
   $('conversations').replaceChildren(
     ...[...session.conversations.values()].map((conversation) =>
