@@ -20,6 +20,19 @@ use crate::harness::{b64, card, send};
 
 pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_tessera-server");
 
+/// A temporary directory holding a data directory made by `tessera-server init`; the
+/// directory is removed when the returned handle drops.
+pub(crate) fn initialized_data_dir() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(
+        run(&["init", "--data-dir", data.to_str().unwrap()], &[])
+            .status
+            .success()
+    );
+    (dir, data)
+}
+
 /// Runs the binary to completion with only the given environment.
 pub(crate) fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     std::process::Command::new(BINARY)
@@ -238,13 +251,7 @@ pub(crate) async fn init_token_and_serve() {
 }
 
 pub(crate) async fn sigterm_finishes_in_flight_requests() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    assert!(
-        run(&["init", "--data-dir", data.to_str().unwrap()], &[])
-            .status
-            .success()
-    );
+    let (_dir, data) = initialized_data_dir();
     let mut server = ServerProcess::start(&data, &[]).await;
     let token = token_for(&data, "alice");
 
@@ -295,13 +302,7 @@ pub(crate) async fn sigterm_finishes_in_flight_requests() {
 }
 
 pub(crate) async fn logs_never_contain_secrets() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    assert!(
-        run(&["init", "--data-dir", data.to_str().unwrap()], &[])
-            .status
-            .success()
-    );
+    let (_dir, data) = initialized_data_dir();
     let mut server = ServerProcess::start(
         &data,
         &[("TESSERA_LOG", "trace"), ("TESSERA_LOG_FORMAT", "json")],
@@ -376,13 +377,7 @@ pub(crate) async fn logs_never_contain_secrets() {
 /// the start-up warning, and logs without tokens, identities or ciphertext. Demo mode
 /// without the app private key refuses to start and says why.
 pub(crate) async fn serve_demo_end_to_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    assert!(
-        run(&["init", "--data-dir", data.to_str().unwrap()], &[])
-            .status
-            .success()
-    );
+    let (dir, data) = initialized_data_dir();
     let web = dir.path().join("web");
     std::fs::create_dir_all(&web).unwrap();
     std::fs::write(

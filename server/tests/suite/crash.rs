@@ -15,7 +15,7 @@ use tessera_core::{Card, CardId, card::verify_chain};
 use tessera_server::log_chain::{EMPTY_LOG_HASH, LogHead, verify_continuation};
 
 use crate::{
-    cli::{ServerProcess, run, token_for},
+    cli::{ServerProcess, initialized_data_dir, token_for},
     harness::{b64, random_card, send, unb64},
     log::parse_entries,
 };
@@ -38,13 +38,7 @@ struct Acknowledged {
 }
 
 pub(crate) async fn acknowledged_writes_survive_sigkill() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    assert!(
-        run(&["init", "--data-dir", data.to_str().unwrap()], &[])
-            .status
-            .success()
-    );
+    let (_dir, data) = initialized_data_dir();
     let unlimited = [
         ("TESSERA_IDENTITY_REQUESTS_PER_SECOND", "0"),
         ("TESSERA_ADDRESS_REQUESTS_PER_SECOND", "0"),

@@ -176,6 +176,28 @@ async fn admin_connection() -> sqlx::PgConnection {
         .unwrap()
 }
 
+/// Refuses new connections to database `name` and terminates those whose application
+/// name is `application_name`; one `true` per terminated connection.
+async fn cut_off(admin: &mut sqlx::PgConnection, name: &str, application_name: &str) -> Vec<bool> {
+    allow_connections(admin, name, false).await;
+    sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = $1 AND application_name = $2",
+    )
+    .bind(name)
+    .bind(application_name)
+    .fetch_all(admin)
+    .await
+    .unwrap()
+}
+
+async fn allow_connections(admin: &mut sqlx::PgConnection, name: &str, allow: bool) {
+    sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {allow}"))
+        .execute(admin)
+        .await
+        .unwrap();
+}
+
 fn database_name(fresh: &FreshDatabase) -> String {
     fresh.url.rsplit('/').next().unwrap().to_owned()
 }
@@ -321,19 +343,7 @@ pub(crate) async fn a_lost_listener_bypasses_then_resets_the_cache() {
     assert_eq!(b.active_card("carol").await, None);
 
     let mut admin = admin_connection().await;
-    sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let terminated: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = $1 AND application_name = $2",
-    )
-    .bind(&name)
-    .bind(LISTENER_APPLICATION_NAME)
-    .fetch_all(&mut admin)
-    .await
-    .unwrap();
+    let terminated = cut_off(&mut admin, &name, LISTENER_APPLICATION_NAME).await;
     assert_eq!(terminated, vec![true, true], "one listener per replica");
 
     // The loss is noticed promptly (at the latest when the last tick is older than the
@@ -354,10 +364,7 @@ pub(crate) async fn a_lost_listener_bypasses_then_resets_the_cache() {
     assert_eq!(a.active_card("carol").await, Some(first.id().to_hex()));
     assert!(!b.storage.search_cache_is_current());
 
-    sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    allow_connections(&mut admin, &name, true).await;
     a.wait_until_cache_is_current().await;
     b.wait_until_cache_is_current().await;
     let listeners: i64 = sqlx::query_scalar(
@@ -404,28 +411,14 @@ pub(crate) async fn a_current_cache_answers_without_the_database() {
     // Close the pool's connections and refuse new ones; the listener and the ticker,
     // which keep the cache current, stay connected.
     let mut admin = admin_connection().await;
-    sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let terminated: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = $1 AND application_name = 'tessera-server'",
-    )
-    .bind(&name)
-    .fetch_all(&mut admin)
-    .await
-    .unwrap();
+    let terminated = cut_off(&mut admin, &name, "tessera-server").await;
     assert!(!terminated.is_empty() && terminated.iter().all(|t| *t));
     assert!(a.storage.search_cache_is_current());
     assert_eq!(a.active_card("dave").await, Some(dave.id().to_hex()));
     assert_eq!(a.active_card("erin").await, None);
     a.search("frank").await.expect(500, "internal");
 
-    sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    allow_connections(&mut admin, &name, true).await;
     admin.close().await.unwrap();
     a.shutdown().await;
     drop_database(&name).await;
