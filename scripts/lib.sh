@@ -186,9 +186,15 @@ ensure_chromium() {
   command -v chromium >/dev/null 2>&1 || apt_install chromium chromium-driver
 }
 
-# build_web_chat: the demo web chat (examples/web-chat) bundled by Vite into its dist/,
-# over the npm package that scripts/build-npm made (linked as file:../../pkg-npm).
-build_web_chat() {
+# build_demo: what `tessera-server serve --demo` serves: the server (release), the npm
+# package (scripts/build-npm) and the web chat (examples/web-chat) bundled by Vite into its
+# dist/ over that package (linked as file:../../pkg-npm).
+build_demo() {
+  ensure_rust
+  ensure_node
+  step "tessera-server (release build)"
+  cargo build --release --locked -p tessera-server
+  "$ROOT/scripts/build-npm"
   local app="$ROOT/examples/web-chat"
   npm_ci "$app"
   step "bundling the web chat (Vite) into examples/web-chat/dist"

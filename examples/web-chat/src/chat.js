@@ -15,7 +15,7 @@ const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
 /** Names the chat accepts (a subset of Tessera identities: printable ASCII, no spaces). */
-export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/;
+const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,31}$/;
 
 /** A problem the user can act on; `main.js` shows `message` as it is. */
 export class ChatError extends Error {
@@ -26,7 +26,7 @@ export class ChatError extends Error {
   }
 }
 
-export function dmConversation(a, b) {
+function dmConversation(a, b) {
   return `dm:${[a, b].sort().join(':')}`;
 }
 

@@ -194,7 +194,7 @@ $('verify').addEventListener('click', async () => {
   }
 });
 
-function messageView(conversation, message) {
+function messageView(message) {
   const mine = message.from === session.identity;
   let body;
   if (message.system) {
@@ -338,7 +338,7 @@ async function renderOnce() {
     await updateParticipants(conversation);
     $('members').replaceChildren(...membersView(conversation));
   }
-  $('messages').replaceChildren(...conversation.messages.map((message) => messageView(conversation, message)));
+  $('messages').replaceChildren(...conversation.messages.map(messageView));
   $('stored').replaceChildren(...conversation.messages.map(storedView));
   const list = $('messages');
   list.scrollTop = list.scrollHeight;
