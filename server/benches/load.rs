@@ -12,6 +12,11 @@
 //! - `search 1000 @1`: the 1000-identity batch on one connection (unloaded latency);
 //! - `publish`: POST /v1/cards, each a new identity's first card.
 //!
+//! Search scenarios are measured warm: after a warm-up that lasts until a second passes
+//! without a database read. Below the table, the server's own account of each search
+//! scenario from its /metrics: the share of requests answered within each latency
+//! bucket, and the search cache's hits, misses and bypasses.
+//!
 //! Every run is bounded in time and request count, and sends to loopback only.
 //! Arguments: `--seconds N` per scenario (default 5), `--connections N` (default 64),
 //! `--only sqlite|postgres`, `--database-connections N` (the server's pool; default: the
@@ -46,6 +51,8 @@ type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 const DIRECTORY_SIZE: usize = 1000;
 /// Most requests one scenario sends (a bound on top of the duration).
 const MAX_REQUESTS_PER_SCENARIO: usize = 2_000_000;
+/// Longest warm-up of a search scenario, in seconds.
+const MAX_WARM_UP_SECONDS: usize = 10;
 /// Most cards the publish scenario may use (pre-generated).
 const MAX_PUBLISHES: usize = 20_000;
 
@@ -164,6 +171,8 @@ struct Measurement {
     latencies_us: Vec<u64>,
     /// Throughput of the hello ceiling measured around this database's scenarios.
     ceiling_per_second: f64,
+    /// The server's own view of this scenario (empty when not taken).
+    server: ServerMetrics,
 }
 
 impl Measurement {
@@ -245,7 +254,76 @@ async fn measure(
         seconds,
         latencies_us,
         ceiling_per_second: f64::NAN,
+        server: ServerMetrics::default(),
     })
+}
+
+/// What the server's /metrics says of POST `route`: the cumulative buckets of its
+/// request-duration histogram, and the search cache's lookups by result.
+async fn server_metrics(address: SocketAddr, route: &str) -> BenchResult<ServerMetrics> {
+    let stream = TcpStream::connect(address).await?;
+    let (mut sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(driver);
+    let request = Request::get("/metrics")
+        .header("host", address.to_string())
+        .body(Full::new(Bytes::new()))?;
+    let body = sender
+        .send_request(request)
+        .await?
+        .into_body()
+        .collect()
+        .await?;
+    let text = String::from_utf8(body.to_bytes().to_vec())?;
+    let prefix = format!(
+        "tessera_http_request_duration_seconds_bucket{{route=\"{route}\",method=\"POST\",le=\""
+    );
+    let buckets = text
+        .lines()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .filter_map(|rest| {
+            let (bound, count) = rest.split_once("\"} ")?;
+            let bound = if bound == "+Inf" {
+                f64::INFINITY
+            } else {
+                bound.parse().ok()?
+            };
+            Some((bound, count.trim().parse().ok()?))
+        })
+        .collect();
+    let lookups = ["hit", "miss", "bypass"].map(|result| {
+        let prefix = format!("tessera_search_cache_lookups_total{{result=\"{result}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&prefix)?.trim().parse().ok())
+            .unwrap_or(0)
+    });
+    Ok(ServerMetrics { buckets, lookups })
+}
+
+/// See [`server_metrics`].
+#[derive(Default)]
+struct ServerMetrics {
+    buckets: Vec<(f64, u64)>,
+    /// Hits, misses, bypasses.
+    lookups: [u64; 3],
+}
+
+impl ServerMetrics {
+    /// What happened between `earlier` and `self`.
+    fn since(&self, earlier: &Self) -> Self {
+        Self {
+            buckets: self
+                .buckets
+                .iter()
+                .zip(&earlier.buckets)
+                .map(|((bound, now), (_, then))| (*bound, now.saturating_sub(*then)))
+                .collect(),
+            lookups: std::array::from_fn(|i| {
+                let (now, then) = (self.lookups.get(i), earlier.lookups.get(i));
+                now.zip(then)
+                    .map_or(0, |(now, then)| now.saturating_sub(*then))
+            }),
+        }
+    }
 }
 
 fn json_request(
@@ -423,17 +501,34 @@ async fn bench_database(
                 &json!({ "identities": identities }),
             )
         });
-        // Warm-up (connections, statement caches, token cache), not reported.
-        measure(
-            label,
-            database,
-            address,
-            connections,
-            Duration::from_secs(1),
-            200,
-            make.clone(),
-        )
-        .await?;
+        // Warm-up (connections, statement caches, token cache, search cache), not
+        // reported: repeated until a second passes without a database read (PostgreSQL's
+        // cache fills on reads; SQLite's is already filled by the publishes).
+        let mut database_reads = 0;
+        for second in 1..=MAX_WARM_UP_SECONDS {
+            let before = server_metrics(address, "/v1/cards/search").await?;
+            measure(
+                label,
+                database,
+                address,
+                connections,
+                Duration::from_secs(1),
+                200,
+                make.clone(),
+            )
+            .await?;
+            let [_, misses, bypassed] = server_metrics(address, "/v1/cards/search")
+                .await?
+                .since(&before)
+                .lookups;
+            database_reads += misses + bypassed;
+            if misses + bypassed == 0 {
+                println!(
+                    "{database} {label}: warm after {second} s of warm-up ({database_reads} identities read from the database)"
+                );
+                break;
+            }
+        }
         if batch == 1 {
             results.push(
                 measure_hello(
@@ -446,8 +541,13 @@ async fn bench_database(
                 .await?,
             );
         }
-        let measured = measure(label, database, address, connections, duration, 200, make).await?;
+        let before = server_metrics(address, "/v1/cards/search").await?;
+        let mut measured =
+            measure(label, database, address, connections, duration, 200, make).await?;
         check_results(&measured)?;
+        measured.server = server_metrics(address, "/v1/cards/search")
+            .await?
+            .since(&before);
         results.push(measured);
         if batch == 1 {
             results.push(
@@ -614,6 +714,34 @@ async fn run(options: Options) -> BenchResult<()> {
             verdict(ratio >= 0.40),
             m.percentile_ms(0.99),
             verdict(m.percentile_ms(0.99) < 10.0)
+        );
+    }
+    for m in results.iter().filter(|m| !m.server.buckets.is_empty()) {
+        let total = m
+            .server
+            .buckets
+            .last()
+            .map_or(0, |(_, count)| *count)
+            .max(1);
+        let shares: Vec<String> = m
+            .server
+            .buckets
+            .iter()
+            .filter(|(bound, _)| *bound <= 0.05)
+            .map(|(bound, count)| {
+                format!(
+                    "<= {} ms {:.2}%",
+                    bound * 1000.0,
+                    100.0 * *count as f64 / total as f64
+                )
+            })
+            .collect();
+        let [hits, misses, bypassed] = m.server.lookups;
+        println!(
+            "server side, {} {}: answered {}; cache hits {hits}, misses {misses}, bypassed {bypassed}",
+            m.database,
+            m.name,
+            shares.join(", ")
         );
     }
     for m in results.iter().filter(|m| m.name == "search 1000 @1") {

@@ -13,6 +13,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::storage::SearchCacheCounts;
+
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -120,8 +122,8 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The metrics in Prometheus text format.
-    pub fn render(&self) -> String {
+    /// The metrics in Prometheus text format, with the storage's search cache counts.
+    pub fn render(&self, search_cache: SearchCacheCounts) -> String {
         let mut out = String::with_capacity(4096);
         // Writing to a String cannot fail; the results are ignored deliberately.
         let _ = writeln!(
@@ -153,6 +155,15 @@ impl Metrics {
              tessera_rate_limited_total{{scope=\"address\"}} {}",
             self.rate_limited_identity.load(Ordering::Relaxed),
             self.rate_limited_address.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP tessera_search_cache_lookups_total Identities looked up by searches, by where the answer came from (hit: cache; miss: database, then cached; bypass: database, cache not provably current).\n\
+             # TYPE tessera_search_cache_lookups_total counter\n\
+             tessera_search_cache_lookups_total{{result=\"hit\"}} {}\n\
+             tessera_search_cache_lookups_total{{result=\"miss\"}} {}\n\
+             tessera_search_cache_lookups_total{{result=\"bypass\"}} {}",
+            search_cache.hits, search_cache.misses, search_cache.bypassed
         );
         let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
         let mut rows: Vec<(&String, &String, &Arc<RouteStats>)> = routes

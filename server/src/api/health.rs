@@ -30,7 +30,10 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiEr
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let mut response = state.metrics.render().into_response();
+    let mut response = state
+        .metrics
+        .render(state.storage.search_cache_counts())
+        .into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -10,6 +10,8 @@
 pub mod postgres;
 pub mod sqlite;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tessera_core::{CardId, Identity, card::CardWire};
@@ -398,6 +400,50 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Up to `limit` identities that have an active card, in byte order.
     async fn identities_with_active_cards(&self, limit: u32) -> Result<Vec<String>, StorageError>;
+
+    /// Where searches' answers came from since the start (for /metrics).
+    fn search_cache_counts(&self) -> SearchCacheCounts;
+}
+
+/// Identities looked up by searches since the start, by where each answer came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SearchCacheCounts {
+    /// Answered from the cache.
+    pub hits: u64,
+    /// Not cached: read from the database (and cached when possible).
+    pub misses: u64,
+    /// Read from the database because the cache could not vouch for its freshness
+    /// (PostgreSQL: the listener is not connected or its proof is late; or no cache).
+    pub bypassed: u64,
+}
+
+/// The counters behind [`SearchCacheCounts`].
+#[derive(Debug, Default)]
+pub(crate) struct SearchCacheCounters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    bypassed: AtomicU64,
+}
+
+impl SearchCacheCounters {
+    /// One search's lookups: `hits` from the cache, `misses` read from the database.
+    pub(crate) fn record(&self, hits: usize, misses: usize) {
+        self.hits.fetch_add(hits as u64, Ordering::Relaxed);
+        self.misses.fetch_add(misses as u64, Ordering::Relaxed);
+    }
+
+    /// One search's lookups that bypassed the cache.
+    pub(crate) fn record_bypass(&self, lookups: usize) {
+        self.bypassed.fetch_add(lookups as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn counts(&self) -> SearchCacheCounts {
+        SearchCacheCounts {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            bypassed: self.bypassed.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// Identities the PostgreSQL search cache holds unless configured otherwise.

@@ -33,9 +33,9 @@ use tessera_core::{CardId, Identity};
 use self::search_cache::{Freshness, SearchCache};
 use super::{
     Backup, BackupWrite, CARD_COLUMNS, CardRecord, CardStatus, ChainLink, GroupTicket,
-    GroupTickets, NewCard, NewGroupTicket, OutdatedCard, Precondition, Storage, StorageError,
-    card_id_from_column, card_record_from_row, check_chain, hash_from_column, i64_for_column,
-    log_entry_from_row, migrations, u64_from_column,
+    GroupTickets, NewCard, NewGroupTicket, OutdatedCard, Precondition, SearchCacheCounters,
+    SearchCacheCounts, Storage, StorageError, card_id_from_column, card_record_from_row,
+    check_chain, hash_from_column, i64_for_column, log_entry_from_row, migrations, u64_from_column,
 };
 use crate::log_chain::{LogEntry, LogHead, LogOperation};
 
@@ -56,6 +56,7 @@ pub struct PostgresStorage {
     pool: PgPool,
     /// The search cache and the tasks that keep it current (none when disabled).
     search_cache: Option<(Arc<SearchCache>, Arc<Freshness>)>,
+    search_counters: Arc<SearchCacheCounters>,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -131,7 +132,11 @@ impl PostgresStorage {
             let freshness = Arc::new(Freshness::start(cache.clone(), &options));
             (cache, freshness)
         });
-        Ok(Self { pool, search_cache })
+        Ok(Self {
+            pool,
+            search_cache,
+            search_counters: Arc::default(),
+        })
     }
 
     /// Whether searches are answered from the cache at this moment (its listener is
@@ -630,6 +635,7 @@ impl Storage for PostgresStorage {
             .as_ref()
             .filter(|(cache, _)| cache.is_current())
         else {
+            self.search_counters.record_bypass(identities.len());
             let names: Vec<&str> = identities.iter().map(Identity::as_str).collect();
             let mut found = self.read_active_cards(&names).await?;
             return Ok(names
@@ -647,6 +653,8 @@ impl Storage for PostgresStorage {
             .filter(|(_, answer)| answer.is_none())
             .map(|(identity, _)| identity.as_str())
             .collect();
+        self.search_counters
+            .record(identities.len() - missed.len(), missed.len());
         if !missed.is_empty() {
             let ticket = cache.ticket();
             let mut found = self.read_active_cards(&missed).await?;
@@ -946,6 +954,10 @@ impl Storage for PostgresStorage {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    fn search_cache_counts(&self) -> SearchCacheCounts {
+        self.search_counters.counts()
     }
 }
 

@@ -34,9 +34,10 @@ use tessera_core::{CardId, Identity};
 use super::{
     Backup, BackupWrite, CARD_COLUMNS, CardRecord, ChainLink, DemoMessage, DemoMessageHeader,
     GroupTicket, GroupTickets, NewCard, NewDemoMessage, NewGroupTicket, OutdatedCard, Precondition,
-    Storage, StorageError, assemble_demo_messages, card_id_from_column, card_record_from_row,
-    check_chain, demo_message_header_from_row, demo_page_length, hash_from_column, i64_for_column,
-    log_entry_from_row, migrations, u64_from_column,
+    SearchCacheCounters, SearchCacheCounts, Storage, StorageError, assemble_demo_messages,
+    card_id_from_column, card_record_from_row, check_chain, demo_message_header_from_row,
+    demo_page_length, hash_from_column, i64_for_column, log_entry_from_row, migrations,
+    u64_from_column,
 };
 use crate::{
     log_chain::{LogEntry, LogHead, LogOperation},
@@ -65,6 +66,7 @@ const MAX_CACHED_IDENTITIES: usize = 200_000;
 struct ActiveCardCache {
     entries: ShardedMap<String, Option<Arc<CardRecord>>>,
     generation: AtomicU64,
+    counters: SearchCacheCounters,
 }
 
 impl ActiveCardCache {
@@ -72,6 +74,7 @@ impl ActiveCardCache {
         Self {
             entries: ShardedMap::new(),
             generation: AtomicU64::new(0),
+            counters: SearchCacheCounters::default(),
         }
     }
 
@@ -381,6 +384,9 @@ impl Storage for SqliteStorage {
             .filter(|(_, answer)| answer.is_none())
             .map(|(identity, _)| identity.as_str())
             .collect();
+        self.active_cards
+            .counters
+            .record(identities.len() - missed.len(), missed.len());
         if !missed.is_empty() {
             let generation = self.active_cards.generation.load(Ordering::SeqCst);
             let sql = format!(
@@ -891,5 +897,9 @@ impl Storage for SqliteStorage {
         .bind(i64::from(limit))
         .fetch_all(&self.reader)
         .await?)
+    }
+
+    fn search_cache_counts(&self) -> SearchCacheCounts {
+        self.active_cards.counters.counts()
     }
 }

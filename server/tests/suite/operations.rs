@@ -54,6 +54,36 @@ pub(crate) async fn operations_endpoints_answer(database: Database) {
     assert!(metrics.text.contains("tessera_http_request_duration_seconds_bucket{route=\"/v1/cards\",method=\"POST\",le=\"+Inf\"} 1"));
     assert!(!metrics.text.contains("alice"), "no identities in metrics");
 
+    // Two searches for one identity with a card and one without: each lookup is counted
+    // once, by where its answer came from.
+    let token = server.token("bob");
+    for _ in 0..2 {
+        server
+            .post(
+                "/v1/cards/search",
+                Some(&token),
+                &serde_json::json!({ "identities": ["alice", "nobody"] }),
+            )
+            .await
+            .expect(200, "");
+    }
+    let metrics = server.get("/metrics", None).await.text;
+    let [hits, misses, bypassed] = ["hit", "miss", "bypass"].map(|result| {
+        let line = format!("tessera_search_cache_lookups_total{{result=\"{result}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&line)?.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {result} count in /metrics"))
+    });
+    assert_eq!(hits + misses + bypassed, 4);
+    match database {
+        // SQLite's cache is exact at once: the first search fills, the second hits.
+        Database::Sqlite => assert_eq!((hits, misses, bypassed), (2, 2, 0)),
+        // PostgreSQL's answers only once its listener has proven itself current, which
+        // may not yet be the case just after start.
+        Database::Postgres => assert!(hits <= misses, "a hit follows a miss: {metrics}"),
+    }
+
     let openapi = server.get("/openapi.json", None).await;
     assert_eq!(openapi.status, 200);
     assert_eq!(
