@@ -227,30 +227,33 @@ fn report() {
         raw / stream
     );
     let hash = f("floor/blake3_10MiB");
-    println!(
-        "{:<28} {:>8.0} MB/s: stream floor (AEAD + BLAKE3) {:.0} MB/s, {:.2}× of it",
-        "  signed-digest hashing",
-        mb / (hash / 1e9),
-        mb / ((raw + hash) / 1e9),
-        (raw + hash) / stream
-    );
     let fed = f("floor/blake3_10MiB_after_header");
     let copy = f("floor/copy_10MiB");
+    // With the digest on a worker thread (envelope/digest.rs) the caller's thread pays
+    // the AEAD, the copy into the output and the copy handed to the worker; hashing on
+    // the caller's thread, it pays the AEAD, the copy and the hash.
     println!(
-        "{:<28} {:>8.0} MB/s: with one copy ({:.0} MB/s), floor {:.0} MB/s, {:.2}× of it",
-        "  digest as the format feeds it",
+        "{:<28} {:>8.0} MB/s: floor with the digest on a worker (AEAD + 2 copies) {:.0} MB/s, {:.2}× of it",
+        "  parallel floor",
+        mb / (stream / 1e9),
+        mb / ((raw + 2.0 * copy) / 1e9),
+        (raw + 2.0 * copy) / stream
+    );
+    println!(
+        "{:<28} {:>8.0} MB/s: BLAKE3 as the format feeds it; floor hashing inline (AEAD + BLAKE3 + copy) {:.0} MB/s; copy {:.0} MB/s; bare BLAKE3 {:.0} MB/s",
+        "  sequential floor",
         mb / (fed / 1e9),
-        mb / (copy / 1e9),
         mb / ((raw + fed + copy) / 1e9),
-        (raw + fed + copy) / stream
+        mb / (copy / 1e9),
+        mb / (hash / 1e9)
     );
     let stream_dec = f("ops/stream_decrypt_10MiB");
     println!(
-        "{:<28} {:>8.0} MB/s: {:.2}× of raw, {:.2}× of AEAD + BLAKE3",
+        "{:<28} {:>8.0} MB/s: {:.2}× of raw, {:.2}× of the parallel floor",
         "stream decrypt 10 MiB",
         mb / (stream_dec / 1e9),
         raw / stream_dec,
-        (raw + hash) / stream_dec
+        (raw + 2.0 * copy) / stream_dec
     );
     println!(
         "{:<28} {:>10.1}µs",

@@ -470,6 +470,7 @@ impl From<EncryptError> for CryptoError {
     fn from(error: EncryptError) -> Self {
         let kind = match error {
             EncryptError::Randomness(_) => "randomness_unavailable",
+            EncryptError::Internal(_) => "internal",
             _ => "invalid_input",
         };
         Self::Encrypt {

@@ -84,6 +84,7 @@ impl IntoJsError for tessera_core::EncryptError {
     fn into_js(self) -> JsValue {
         let code = match self {
             tessera_core::EncryptError::Randomness(_) => "randomness_unavailable",
+            tessera_core::EncryptError::Internal(_) => "internal",
             _ => "invalid_input",
         };
         js_error(code, &self.to_string())

@@ -354,6 +354,9 @@ impl From<DecryptError> for Error {
                 identity: "the sender".into(),
                 reason: reason.to_string(),
             },
+            DecryptError::Internal(_) => Error::Internal {
+                message: error.to_string(),
+            },
         }
     }
 }
@@ -361,7 +364,7 @@ impl From<DecryptError> for Error {
 impl From<EncryptError> for Error {
     fn from(error: EncryptError) -> Self {
         match error {
-            EncryptError::Randomness(_) => Error::Internal {
+            EncryptError::Randomness(_) | EncryptError::Internal(_) => Error::Internal {
                 message: error.to_string(),
             },
             EncryptError::NoRecipients

@@ -5,6 +5,7 @@
 //! [`Decryptor`] handle streams of any size in constant memory. Both produce and read the
 //! same bytes.
 
+mod digest;
 pub(crate) mod header;
 pub(crate) mod stream;
 
@@ -76,6 +77,9 @@ pub enum EncryptError {
     /// The platform's random number generator failed.
     #[error(transparent)]
     Randomness(#[from] RandomnessUnavailable),
+    /// A fault inside Tessera, not caused by the input (a bug to report).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 /// Why decryption or verification failed. Failures of the ciphertext itself are
@@ -121,6 +125,9 @@ pub enum DecryptError {
     /// The sender cards given do not form a valid rotation chain.
     #[error("the sender's cards are invalid: {0}")]
     InvalidSenderCards(CardError),
+    /// A fault inside Tessera, not caused by the input (a bug to report).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 impl DecryptError {
@@ -138,6 +145,7 @@ impl DecryptError {
             Self::SignedWithPreviousKey { .. } => "signed_with_previous_key",
             Self::SignerKeyReplaced { .. } => "signer_key_replaced",
             Self::InvalidSenderCards(_) => "invalid_sender_cards",
+            Self::Internal(_) => "internal",
         }
     }
 }

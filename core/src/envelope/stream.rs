@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
-use super::{DecryptError, EncryptError, Recipient, Verified, header};
+use super::{DecryptError, EncryptError, Recipient, Verified, digest::PlaintextDigest, header};
 use crate::{
     card::{Card, verify_chain},
     keys::{IdentityKeyPair, KeyId},
@@ -75,14 +75,6 @@ fn chunk_nonce(counter: u64, last: bool) -> [u8; 12] {
     nonce
 }
 
-/// The BLAKE3 digest the sender signs: header length, header, then the plaintext.
-fn start_digest(header: &[u8]) -> blake3::Hasher {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(&(header.len() as u64).to_be_bytes());
-    hasher.update(header);
-    hasher
-}
-
 fn signature_input(digest: &blake3::Hash) -> Vec<u8> {
     [SIGNATURE_PREFIX, digest.as_bytes()].concat()
 }
@@ -91,13 +83,15 @@ fn signature_input(digest: &blake3::Hash) -> Vec<u8> {
 ///
 /// Output: the header, then 64 KiB chunks. Call [`Encryptor::update`] with the data in
 /// pieces of any size and [`Encryptor::finish`] once; together they emit the complete
-/// envelope. Memory use is one chunk, whatever the data size. For files and sockets,
+/// envelope. Memory use is one chunk, whatever the data size (on native platforms with
+/// more than one core, streams past 256 KiB also queue up to 768 KiB of plaintext copies
+/// for the thread that hashes them; see `envelope/digest.rs`). For files and sockets,
 /// [`Encryptor::update_from_reader`] and [`Encryptor::finish_to`] read plaintext straight
 /// into the chunk buffer and write sealed chunks from it, without an intermediate copy.
 pub struct Encryptor {
     header: Option<Vec<u8>>,
     cipher: ChaCha20Poly1305,
-    digest: blake3::Hasher,
+    digest: PlaintextDigest,
     signer: SigningKey,
     signer_id: KeyId,
     /// Plaintext waiting for a chunk to fill (`stage[..staged]`); the reader path seals it
@@ -158,7 +152,7 @@ impl Encryptor {
         sender: &IdentityKeyPair,
     ) -> Self {
         let cipher = payload_cipher(content_key, payload_nonce, &header_bytes);
-        let digest = start_digest(&header_bytes);
+        let digest = PlaintextDigest::new(&header_bytes);
         Self {
             header: Some(header_bytes),
             cipher,
@@ -252,7 +246,11 @@ impl Encryptor {
         self.emit_header(out);
         let staged = self.stage.get(..self.staged).unwrap_or_default();
         self.digest.update(staged);
-        let signature = self.signer.sign(&signature_input(&self.digest.finalize()));
+        let digest = self
+            .digest
+            .finalize()
+            .map_err(|_| EncryptError::Internal("the plaintext digest was lost"))?;
+        let signature = self.signer.sign(&signature_input(&digest));
         let mut start = out.len();
         out.extend_from_slice(staged);
         out.extend_from_slice(&self.signer_id.0);
@@ -368,7 +366,7 @@ enum DecryptState {
     /// Decrypting chunks.
     Payload {
         cipher: ChaCha20Poly1305,
-        digest: blake3::Hasher,
+        digest: PlaintextDigest,
     },
     /// A previous call failed; every later call fails too.
     Failed,
@@ -422,7 +420,7 @@ impl Decryptor {
         payload_nonce: &[u8; header::PAYLOAD_NONCE_LENGTH],
     ) -> Self {
         let cipher = payload_cipher(content_key, payload_nonce, header_bytes);
-        let digest = start_digest(header_bytes);
+        let digest = PlaintextDigest::new(header_bytes);
         Self::with_state(DecryptState::Payload { cipher, digest })
     }
 
@@ -495,7 +493,7 @@ impl Decryptor {
                 )?;
                 let header_bytes = bytes.get(..length).unwrap_or_default();
                 let cipher = payload_cipher(&content_key, &parsed.payload_nonce, header_bytes);
-                let digest = start_digest(header_bytes);
+                let digest = PlaintextDigest::new(header_bytes);
                 self.state = DecryptState::Payload { cipher, digest };
                 Ok(Some(length))
             }
@@ -586,7 +584,7 @@ impl Decryptor {
         let pending = std::mem::take(&mut self.pending);
         let mut tail = Zeroizing::new(Vec::with_capacity(pending.len()));
         self.open(&pending, true, &mut tail)?;
-        let DecryptState::Payload { digest, .. } = &self.state else {
+        let DecryptState::Payload { digest, .. } = &mut self.state else {
             return Err(DecryptError::DecryptionFailed);
         };
         if self.held.len() != TRAILER_LENGTH {
@@ -602,9 +600,12 @@ impl Decryptor {
             .try_into()
             .map_err(|_| DecryptError::DecryptionFailed)?;
         let card = select_signer_card(sender_chain, signer_id, made_at)?;
+        let digest = digest
+            .finalize()
+            .map_err(|_| DecryptError::Internal("the plaintext digest was lost"))?;
         card.verifying_key()
             .verify_strict(
-                &signature_input(&digest.finalize()),
+                &signature_input(&digest),
                 &Signature::from_bytes(&signature),
             )
             .map_err(|_| DecryptError::SignatureInvalid)?;
