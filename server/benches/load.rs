@@ -502,8 +502,8 @@ async fn bench_database(
             )
         });
         // Warm-up (connections, statement caches, token cache, search cache), not
-        // reported: repeated until a second passes without a database read (PostgreSQL's
-        // cache fills on reads; SQLite's is already filled by the publishes).
+        // reported: repeated until a second passes without a database read (both
+        // databases' search caches fill on reads).
         let mut database_reads = 0;
         for second in 1..=MAX_WARM_UP_SECONDS {
             let before = server_metrics(address, "/v1/cards/search").await?;
