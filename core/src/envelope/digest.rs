@@ -2,19 +2,18 @@
 //! length, the header, then the plaintext.
 //!
 //! Hashing costs about half as much as the AEAD over the same bytes, and the two do not
-//! depend on each other, so on native platforms with more than one core a long stream
-//! hashes on a worker thread of its own: the caller's thread seals or opens the next
+//! depend on each other. Encryption moves the AEAD to a worker instead
+//! (`seal_worker.rs`) and hashes here, inline. Decryption must open a chunk before its
+//! plaintext can be hashed, so on native platforms with more than one core a long
+//! decryption hashes on a worker thread of its own: the caller's thread opens the next
 //! chunks while the worker hashes the previous ones. The worker gets copies of the
 //! plaintext in zeroized buffers of [`PIECE_LENGTH`], at most [`MAX_IN_FLIGHT`] at a time
-//! (memory stays constant), and hands the hasher back at the end. Short streams, single-core machines
-//! and wasm hash inline; the digest is the same either way.
+//! (memory stays constant), and hands the hasher back at the end. Short streams,
+//! single-core machines and wasm hash inline; the digest is the same either way.
 
 #[cfg(not(target_arch = "wasm32"))]
 use std::{
-    sync::{
-        OnceLock,
-        mpsc::{self, Receiver, SyncSender},
-    },
+    sync::mpsc::{self, Receiver, SyncSender},
     thread::JoinHandle,
 };
 
@@ -70,6 +69,15 @@ impl PlaintextDigest {
             hashed: 0,
             #[cfg(not(target_arch = "wasm32"))]
             worker_after: worker_policy(),
+        }
+    }
+
+    /// A digest that always hashes on the caller's thread.
+    pub(crate) fn inline(header: &[u8]) -> Self {
+        Self {
+            #[cfg(not(target_arch = "wasm32"))]
+            worker_after: None,
+            ..Self::new(header)
         }
     }
 
@@ -131,9 +139,7 @@ impl PlaintextDigest {
 /// When streams on this machine move hashing to a worker: only with a second core.
 #[cfg(not(target_arch = "wasm32"))]
 fn worker_policy() -> Option<u64> {
-    static CORES: OnceLock<usize> = OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
-    (cores > 1).then_some(WORKER_AFTER)
+    super::seal_worker::multi_core().then_some(WORKER_AFTER)
 }
 
 /// A plaintext copy on its way to the worker (or back, for reuse).

@@ -7,6 +7,8 @@
 
 mod digest;
 pub(crate) mod header;
+#[cfg(not(target_arch = "wasm32"))]
+mod seal_worker;
 pub(crate) mod stream;
 
 use thiserror::Error;

@@ -19,6 +19,8 @@ use sha2::{Digest, Sha256};
 use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
+#[cfg(not(target_arch = "wasm32"))]
+use super::seal_worker::{SealError, SealFailed, SealWorker, multi_core};
 use super::{DecryptError, EncryptError, Recipient, Verified, digest::PlaintextDigest, header};
 use crate::{
     card::{Card, verify_chain},
@@ -35,6 +37,12 @@ const SEALED_CHUNK_LENGTH: usize = CHUNK_LENGTH + TAG_LENGTH;
 pub const TRAILER_LENGTH: usize = 8 + 64;
 const PAYLOAD_INFO: &[u8] = b"tessera/v1/payload";
 const SIGNATURE_PREFIX: &[u8] = b"tessera/v1/message-signature\0";
+/// Chunks sealed on the caller's thread before a stream considers a sealing worker: below
+/// this, starting a thread costs more than the overlap saves.
+#[cfg(not(target_arch = "wasm32"))]
+const WORKER_AFTER_CHUNKS: u64 = 4;
+#[cfg(not(target_arch = "wasm32"))]
+const SEAL_FAILED: EncryptError = EncryptError::Internal("the sealing thread failed");
 /// The STREAM counter is 11 bytes; stop long before it could wrap.
 const MAX_CHUNKS: u64 = u64::MAX;
 
@@ -84,8 +92,8 @@ fn signature_input(digest: &blake3::Hash) -> Vec<u8> {
 /// Output: the header, then 64 KiB chunks. Call [`Encryptor::update`] with the data in
 /// pieces of any size and [`Encryptor::finish`] once; together they emit the complete
 /// envelope. Memory use is one chunk, whatever the data size (on native platforms with
-/// more than one core, streams past 256 KiB also queue up to 768 KiB of plaintext copies
-/// for the thread that hashes them; see `envelope/digest.rs`). For files and sockets,
+/// more than one core, streams past 256 KiB are sealed on a worker thread with up to four
+/// more chunks in flight; see `envelope/seal_worker.rs`). For files and sockets,
 /// [`Encryptor::update_from_reader`] and [`Encryptor::finish_to`] read plaintext straight
 /// into the chunk buffer and write sealed chunks from it, without an intermediate copy.
 pub struct Encryptor {
@@ -99,6 +107,12 @@ pub struct Encryptor {
     stage: Zeroizing<Vec<u8>>,
     staged: usize,
     counter: u64,
+    /// Seals full chunks once the stream is long enough (native, multi-core).
+    #[cfg(not(target_arch = "wasm32"))]
+    worker: Option<SealWorker>,
+    /// Whether a worker may still be started.
+    #[cfg(not(target_arch = "wasm32"))]
+    may_start_worker: bool,
 }
 
 impl fmt::Debug for Encryptor {
@@ -152,7 +166,8 @@ impl Encryptor {
         sender: &IdentityKeyPair,
     ) -> Self {
         let cipher = payload_cipher(content_key, payload_nonce, &header_bytes);
-        let digest = PlaintextDigest::new(&header_bytes);
+        // With a sealing worker the AEAD leaves this thread and the digest fits beside it.
+        let digest = PlaintextDigest::inline(&header_bytes);
         Self {
             header: Some(header_bytes),
             cipher,
@@ -162,6 +177,10 @@ impl Encryptor {
             stage: Zeroizing::new(Vec::new()),
             staged: 0,
             counter: 0,
+            #[cfg(not(target_arch = "wasm32"))]
+            worker: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            may_start_worker: multi_core(),
         }
     }
 
@@ -169,27 +188,24 @@ impl Encryptor {
     pub fn update(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
         self.emit_header(out);
         // The trailer always follows the data, so a chunk filled with data is never the
-        // last chunk and can be sealed as soon as it is full. Each chunk is copied once,
-        // into `out`, then hashed and encrypted there while it is in cache.
+        // last chunk and can be sealed as soon as it is full.
         if self.staged > 0 {
             let take = data.len().min(CHUNK_LENGTH - self.staged);
             let (now, rest) = data.split_at(take);
-            if self.staged + take < CHUNK_LENGTH {
-                self.stage_bytes(now);
+            self.stage_bytes(now);
+            if self.staged < CHUNK_LENGTH {
                 return Ok(());
             }
-            let start = out.len();
-            out.extend_from_slice(self.stage.get(..self.staged).unwrap_or_default());
-            out.extend_from_slice(now);
             self.staged = 0;
-            self.seal_appended(start, false, out)?;
+            let stage = std::mem::take(&mut self.stage);
+            let sealed = self.seal_full_chunk(stage.get(..CHUNK_LENGTH).unwrap_or_default(), out);
+            self.stage = stage;
+            sealed?;
             data = rest;
         }
         while data.len() >= CHUNK_LENGTH {
             let (chunk, rest) = data.split_at(CHUNK_LENGTH);
-            let start = out.len();
-            out.extend_from_slice(chunk);
-            self.seal_appended(start, false, out)?;
+            self.seal_full_chunk(chunk, out)?;
             data = rest;
         }
         self.stage_bytes(data);
@@ -224,6 +240,19 @@ impl Encryptor {
                 writer.write_all(&header)?;
             }
             self.staged = 0;
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                let stage = std::mem::take(&mut self.stage);
+                let handed =
+                    self.seal_on_worker(stage.get(..CHUNK_LENGTH).unwrap_or_default(), writer);
+                self.stage = stage;
+                match handed {
+                    Ok(true) => return Ok(read),
+                    Ok(false) => {}
+                    Err(SealError::Io(error)) => return Err(error),
+                    Err(SealError::Failed(_)) => return Err(io::Error::other(SEAL_FAILED)),
+                }
+            }
             let sealed = self
                 .stage
                 .get_mut(..SEALED_CHUNK_LENGTH)
@@ -244,6 +273,10 @@ impl Encryptor {
     /// Signs, encrypts the trailer and the last chunk, appending them to `out`.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), EncryptError> {
         self.emit_header(out);
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(worker) = self.worker.as_mut() {
+            worker.flush(out).map_err(|_| SEAL_FAILED)?;
+        }
         let staged = self.stage.get(..self.staged).unwrap_or_default();
         self.digest.update(staged);
         let digest = self
@@ -279,6 +312,62 @@ impl Encryptor {
         ));
         self.finish(&mut out).map_err(io::Error::other)?;
         writer.write_all(&out)
+    }
+
+    /// Hashes and seals one full, non-final chunk, appending it to `out`: copied once,
+    /// into `out`, and sealed there while in cache; or, past the first few chunks on a
+    /// multi-core machine, handed to the sealing worker (`out` then gets the chunks the
+    /// worker has finished, in order).
+    fn seal_full_chunk(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        match self.seal_on_worker(chunk, out) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            // Writing to a `Vec` cannot fail.
+            Err(SealError::Failed(_) | SealError::Io(_)) => return Err(SEAL_FAILED),
+        }
+        let start = out.len();
+        out.extend_from_slice(chunk);
+        self.seal_appended(start, false, out)
+    }
+
+    /// Lets (or forbids) this stream to start a sealing worker whatever the machine
+    /// (tests).
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    pub(crate) fn allow_sealing_worker(&mut self, allowed: bool) {
+        self.may_start_worker = allowed;
+    }
+
+    /// Whether chunks are being sealed on a worker (tests).
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    pub(crate) fn seals_on_worker(&self) -> bool {
+        self.worker.is_some()
+    }
+
+    /// Hands a full, non-final chunk to the sealing worker, starting it once the stream
+    /// is long enough; `Ok(false)` when this stream seals on the caller's thread.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn seal_on_worker<W: Write + ?Sized>(
+        &mut self,
+        chunk: &[u8],
+        out: &mut W,
+    ) -> Result<bool, SealError> {
+        if self.worker.is_none() && self.may_start_worker && self.counter >= WORKER_AFTER_CHUNKS {
+            // Without a thread the stream goes on sealing here.
+            self.may_start_worker = false;
+            self.worker = SealWorker::start(self.cipher.clone());
+        }
+        let Some(worker) = self.worker.as_mut() else {
+            return Ok(false);
+        };
+        if self.counter == MAX_CHUNKS {
+            return Err(SealError::Failed(SealFailed));
+        }
+        self.digest.update(chunk);
+        let nonce = chunk_nonce(self.counter, false);
+        self.counter += 1;
+        worker.submit(chunk, nonce, out)?;
+        Ok(true)
     }
 
     fn emit_header(&mut self, out: &mut Vec<u8>) {

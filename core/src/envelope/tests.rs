@@ -404,12 +404,14 @@ proptest! {
             0usize..(600 << 10),
         ],
         steps in proptest::collection::vec((any::<bool>(), 1usize..(3 * CHUNK_LENGTH)), 1..12),
+        on_worker in any::<bool>(),
     ) {
         let (alice, bob) = (keys(1), keys(2));
         let to = [Recipient::from(bob.public_keys())];
         let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
         let expected = encrypt_message_with(&alice, &to, &data, [1; 32], [2; 16], [3; 32]).unwrap();
         let mut encryptor = Encryptor::with_randomness(&alice, &to, fixed_randomness()).unwrap();
+        encryptor.allow_sealing_worker(on_worker);
         let mut envelope = Vec::new();
         let mut rest = data.as_slice();
         for &(from_reader, step) in steps.iter().cycle() {
@@ -437,6 +439,62 @@ proptest! {
         }
         prop_assert_eq!(envelope, expected);
     }
+}
+
+/// Long streams sealed on the worker thread give the same bytes as on the caller's
+/// thread, through both `update` and `update_from_reader`, and decrypt.
+#[test]
+fn sealing_on_a_worker_changes_no_byte() {
+    let (alice, bob) = (keys(1), keys(2));
+    let to = [Recipient::from(bob.public_keys())];
+    let data: Vec<u8> = (0..(17 * CHUNK_LENGTH + 5))
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
+    let encrypt = |on_worker: bool, pieces: usize, from_reader: bool| {
+        let mut encryptor = Encryptor::with_randomness(&alice, &to, fixed_randomness()).unwrap();
+        encryptor.allow_sealing_worker(on_worker);
+        let mut envelope = Vec::new();
+        for piece in data.chunks(pieces) {
+            if from_reader {
+                let mut reader = TrickleReader {
+                    data: piece,
+                    step: 40_000,
+                    interrupt: false,
+                };
+                while encryptor
+                    .update_from_reader(&mut reader, &mut envelope)
+                    .unwrap()
+                    > 0
+                {}
+            } else {
+                encryptor.update(piece, &mut envelope).unwrap();
+            }
+        }
+        assert_eq!(encryptor.seals_on_worker(), on_worker);
+        encryptor.finish(&mut envelope).unwrap();
+        envelope
+    };
+    let inline = encrypt(false, CHUNK_LENGTH, false);
+    assert_eq!(
+        inline,
+        encrypt_message_with(&alice, &to, &data, [1; 32], [2; 16], [3; 32]).unwrap()
+    );
+    for (pieces, from_reader) in [
+        (CHUNK_LENGTH, false),
+        (1000, false),
+        (300_001, false),
+        (CHUNK_LENGTH, true),
+    ] {
+        assert_eq!(
+            encrypt(true, pieces, from_reader),
+            inline,
+            "pieces of {pieces}, reader {from_reader}"
+        );
+    }
+    let (plaintext, verified) =
+        decrypt_message(&bob, &inline, &[card(&alice, "alice")], None).unwrap();
+    assert_eq!(plaintext, data);
+    assert_eq!(verified.signer.as_str(), "alice");
 }
 
 #[test]
