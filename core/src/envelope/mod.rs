@@ -5,10 +5,9 @@
 //! [`Decryptor`] handle streams of any size in constant memory. Both produce and read the
 //! same bytes.
 
-mod digest;
-pub(crate) mod header;
 #[cfg(not(target_arch = "wasm32"))]
-mod seal_worker;
+mod chunk_worker;
+pub(crate) mod header;
 pub(crate) mod stream;
 
 use thiserror::Error;

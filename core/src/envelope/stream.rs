@@ -20,8 +20,8 @@ use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
 #[cfg(not(target_arch = "wasm32"))]
-use super::seal_worker::{SealError, SealFailed, SealWorker, multi_core};
-use super::{DecryptError, EncryptError, Recipient, Verified, digest::PlaintextDigest, header};
+use super::chunk_worker::{ChunkWorker, Direction, WORKER_AFTER_CHUNKS, WorkerError, multi_core};
+use super::{DecryptError, EncryptError, Recipient, Verified, header};
 use crate::{
     card::{Card, verify_chain},
     keys::{IdentityKeyPair, KeyId},
@@ -31,18 +31,14 @@ use crate::{
 
 /// Plaintext bytes per payload chunk.
 pub const CHUNK_LENGTH: usize = 64 * 1024;
-const TAG_LENGTH: usize = 16;
+pub(crate) const TAG_LENGTH: usize = 16;
 const SEALED_CHUNK_LENGTH: usize = CHUNK_LENGTH + TAG_LENGTH;
 /// Signer key id (8) and Ed25519 signature (64), at the end of the encrypted stream.
 pub const TRAILER_LENGTH: usize = 8 + 64;
 const PAYLOAD_INFO: &[u8] = b"tessera/v1/payload";
 const SIGNATURE_PREFIX: &[u8] = b"tessera/v1/message-signature\0";
-/// Chunks sealed on the caller's thread before a stream considers a sealing worker: below
-/// this, starting a thread costs more than the overlap saves.
 #[cfg(not(target_arch = "wasm32"))]
-const WORKER_AFTER_CHUNKS: u64 = 4;
-#[cfg(not(target_arch = "wasm32"))]
-const SEAL_FAILED: EncryptError = EncryptError::Internal("the sealing thread failed");
+const WORKER_LOST: &str = "the stream's worker thread failed";
 /// The STREAM counter is 11 bytes; stop long before it could wrap.
 const MAX_CHUNKS: u64 = u64::MAX;
 
@@ -83,6 +79,14 @@ fn chunk_nonce(counter: u64, last: bool) -> [u8; 12] {
     nonce
 }
 
+/// The BLAKE3 digest the sender signs: header length, header, then the plaintext.
+fn start_digest(header: &[u8]) -> blake3::Hasher {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&(header.len() as u64).to_be_bytes());
+    hasher.update(header);
+    hasher
+}
+
 fn signature_input(digest: &blake3::Hash) -> Vec<u8> {
     [SIGNATURE_PREFIX, digest.as_bytes()].concat()
 }
@@ -93,13 +97,14 @@ fn signature_input(digest: &blake3::Hash) -> Vec<u8> {
 /// pieces of any size and [`Encryptor::finish`] once; together they emit the complete
 /// envelope. Memory use is one chunk, whatever the data size (on native platforms with
 /// more than one core, streams past 256 KiB are sealed on a worker thread with up to four
-/// more chunks in flight; see `envelope/seal_worker.rs`). For files and sockets,
+/// more chunks in flight; see `envelope/chunk_worker.rs`, which [`Decryptor`] uses
+/// too). For files and sockets,
 /// [`Encryptor::update_from_reader`] and [`Encryptor::finish_to`] read plaintext straight
 /// into the chunk buffer and write sealed chunks from it, without an intermediate copy.
 pub struct Encryptor {
     header: Option<Vec<u8>>,
     cipher: ChaCha20Poly1305,
-    digest: PlaintextDigest,
+    digest: blake3::Hasher,
     signer: SigningKey,
     signer_id: KeyId,
     /// Plaintext waiting for a chunk to fill (`stage[..staged]`); the reader path seals it
@@ -109,7 +114,7 @@ pub struct Encryptor {
     counter: u64,
     /// Seals full chunks once the stream is long enough (native, multi-core).
     #[cfg(not(target_arch = "wasm32"))]
-    worker: Option<SealWorker>,
+    worker: Option<ChunkWorker>,
     /// Whether a worker may still be started.
     #[cfg(not(target_arch = "wasm32"))]
     may_start_worker: bool,
@@ -166,8 +171,7 @@ impl Encryptor {
         sender: &IdentityKeyPair,
     ) -> Self {
         let cipher = payload_cipher(content_key, payload_nonce, &header_bytes);
-        // With a sealing worker the AEAD leaves this thread and the digest fits beside it.
-        let digest = PlaintextDigest::inline(&header_bytes);
+        let digest = start_digest(&header_bytes);
         Self {
             header: Some(header_bytes),
             cipher,
@@ -246,11 +250,8 @@ impl Encryptor {
                 let handed =
                     self.seal_on_worker(stage.get(..CHUNK_LENGTH).unwrap_or_default(), writer);
                 self.stage = stage;
-                match handed {
-                    Ok(true) => return Ok(read),
-                    Ok(false) => {}
-                    Err(SealError::Io(error)) => return Err(error),
-                    Err(SealError::Failed(_)) => return Err(io::Error::other(SEAL_FAILED)),
+                if handed? {
+                    return Ok(read);
                 }
             }
             let sealed = self
@@ -275,15 +276,17 @@ impl Encryptor {
         self.emit_header(out);
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(worker) = self.worker.as_mut() {
-            worker.flush(out).map_err(|_| SEAL_FAILED)?;
+            while let Some(sealed) = worker
+                .take_back(true)
+                .map_err(|_| EncryptError::Internal(WORKER_LOST))?
+            {
+                out.extend_from_slice(&sealed);
+                worker.recycle(sealed);
+            }
         }
         let staged = self.stage.get(..self.staged).unwrap_or_default();
         self.digest.update(staged);
-        let digest = self
-            .digest
-            .finalize()
-            .map_err(|_| EncryptError::Internal("the plaintext digest was lost"))?;
-        let signature = self.signer.sign(&signature_input(&digest));
+        let signature = self.signer.sign(&signature_input(&self.digest.finalize()));
         let mut start = out.len();
         out.extend_from_slice(staged);
         out.extend_from_slice(&self.signer_id.0);
@@ -320,11 +323,12 @@ impl Encryptor {
     /// worker has finished, in order).
     fn seal_full_chunk(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
         #[cfg(not(target_arch = "wasm32"))]
-        match self.seal_on_worker(chunk, out) {
-            Ok(true) => return Ok(()),
-            Ok(false) => {}
-            // Writing to a `Vec` cannot fail.
-            Err(SealError::Failed(_) | SealError::Io(_)) => return Err(SEAL_FAILED),
+        // Writing to a `Vec` cannot fail.
+        if self
+            .seal_on_worker(chunk, out)
+            .map_err(|_| EncryptError::Internal(WORKER_LOST))?
+        {
+            return Ok(());
         }
         let start = out.len();
         out.extend_from_slice(chunk);
@@ -345,28 +349,36 @@ impl Encryptor {
     }
 
     /// Hands a full, non-final chunk to the sealing worker, starting it once the stream
-    /// is long enough; `Ok(false)` when this stream seals on the caller's thread.
+    /// is long enough, and writes the chunks it has sealed by now to `out`; `Ok(false)`
+    /// when this stream seals on the caller's thread.
     #[cfg(not(target_arch = "wasm32"))]
-    fn seal_on_worker<W: Write + ?Sized>(
-        &mut self,
-        chunk: &[u8],
-        out: &mut W,
-    ) -> Result<bool, SealError> {
+    fn seal_on_worker<W: Write + ?Sized>(&mut self, chunk: &[u8], out: &mut W) -> io::Result<bool> {
         if self.worker.is_none() && self.may_start_worker && self.counter >= WORKER_AFTER_CHUNKS {
             // Without a thread the stream goes on sealing here.
             self.may_start_worker = false;
-            self.worker = SealWorker::start(self.cipher.clone());
+            self.worker = ChunkWorker::start(self.cipher.clone(), Direction::Seal);
         }
         let Some(worker) = self.worker.as_mut() else {
             return Ok(false);
         };
         if self.counter == MAX_CHUNKS {
-            return Err(SealError::Failed(SealFailed));
+            return Err(io::Error::other(EncryptError::TooLarge));
+        }
+        while !worker.has_room() {
+            if let Some(sealed) = worker.take_back(true).map_err(sealing_failed)? {
+                out.write_all(&sealed)?;
+                worker.recycle(sealed);
+            }
         }
         self.digest.update(chunk);
-        let nonce = chunk_nonce(self.counter, false);
+        worker
+            .hand_over(chunk, chunk_nonce(self.counter, false))
+            .map_err(sealing_failed)?;
         self.counter += 1;
-        worker.submit(chunk, nonce, out)?;
+        while let Some(sealed) = worker.take_back(false).map_err(sealing_failed)? {
+            out.write_all(&sealed)?;
+            worker.recycle(sealed);
+        }
         Ok(true)
     }
 
@@ -419,6 +431,22 @@ impl Encryptor {
     }
 }
 
+/// An opening worker's failure as the error the stream reports: a refused chunk is not
+/// authentic.
+#[cfg(not(target_arch = "wasm32"))]
+fn opening_failed(error: WorkerError) -> DecryptError {
+    match error {
+        WorkerError::Refused => DecryptError::DecryptionFailed,
+        WorkerError::Lost => DecryptError::Internal(WORKER_LOST),
+    }
+}
+
+/// A sealing worker's failure as the error the stream reports.
+#[cfg(not(target_arch = "wasm32"))]
+fn sealing_failed(_: WorkerError) -> io::Error {
+    io::Error::other(EncryptError::Internal(WORKER_LOST))
+}
+
 /// Encrypts one chunk in place under the next counter and returns its tag.
 fn seal_chunk(
     cipher: &ChaCha20Poly1305,
@@ -455,7 +483,7 @@ enum DecryptState {
     /// Decrypting chunks.
     Payload {
         cipher: ChaCha20Poly1305,
-        digest: PlaintextDigest,
+        digest: blake3::Hasher,
     },
     /// A previous call failed; every later call fails too.
     Failed,
@@ -476,6 +504,12 @@ pub struct Decryptor {
     /// Decrypted bytes held back because they may belong to the trailer.
     held: Zeroizing<Vec<u8>>,
     counter: u64,
+    /// Opens full chunks once the stream is long enough (native, multi-core).
+    #[cfg(not(target_arch = "wasm32"))]
+    worker: Option<ChunkWorker>,
+    /// Whether a worker may still be started.
+    #[cfg(not(target_arch = "wasm32"))]
+    may_start_worker: bool,
 }
 
 impl fmt::Debug for Decryptor {
@@ -509,7 +543,7 @@ impl Decryptor {
         payload_nonce: &[u8; header::PAYLOAD_NONCE_LENGTH],
     ) -> Self {
         let cipher = payload_cipher(content_key, payload_nonce, header_bytes);
-        let digest = PlaintextDigest::new(header_bytes);
+        let digest = start_digest(header_bytes);
         Self::with_state(DecryptState::Payload { cipher, digest })
     }
 
@@ -519,7 +553,24 @@ impl Decryptor {
             pending: Vec::new(),
             held: Zeroizing::new(Vec::with_capacity(TRAILER_LENGTH)),
             counter: 0,
+            #[cfg(not(target_arch = "wasm32"))]
+            worker: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            may_start_worker: multi_core(),
         }
+    }
+
+    /// Lets (or forbids) this stream to start an opening worker whatever the machine
+    /// (tests).
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    pub(crate) fn allow_opening_worker(&mut self, allowed: bool) {
+        self.may_start_worker = allowed;
+    }
+
+    /// Whether chunks are being opened on a worker (tests).
+    #[cfg(all(test, not(target_arch = "wasm32")))]
+    pub(crate) fn opens_on_worker(&self) -> bool {
+        self.worker.is_some()
     }
 
     /// Feeds the next piece of the envelope, appending released plaintext to `out`.
@@ -582,7 +633,7 @@ impl Decryptor {
                 )?;
                 let header_bytes = bytes.get(..length).unwrap_or_default();
                 let cipher = payload_cipher(&content_key, &parsed.payload_nonce, header_bytes);
-                let digest = PlaintextDigest::new(header_bytes);
+                let digest = start_digest(header_bytes);
                 self.state = DecryptState::Payload { cipher, digest };
                 Ok(Some(length))
             }
@@ -600,23 +651,76 @@ impl Decryptor {
                 return Ok(());
             }
             let pending = std::mem::take(&mut self.pending);
-            self.open(&pending, false, out)?;
+            self.open_full(&pending, out)?;
             self.pending = pending;
             self.pending.clear();
         }
         while data.len() > SEALED_CHUNK_LENGTH {
             let (sealed, rest) = data.split_at(SEALED_CHUNK_LENGTH);
-            self.open(sealed, false, out)?;
+            self.open_full(sealed, out)?;
             data = rest;
         }
         self.pending.extend_from_slice(data);
         Ok(())
     }
 
-    /// Decrypts one sealed chunk into `out`, moving the newest `TRAILER_LENGTH` bytes of
-    /// the inner stream into `held`.
+    /// Decrypts a full sealed chunk known not to be the last, appending what it releases
+    /// to `out`: here, or, past the first few chunks on a multi-core machine, on the
+    /// opening worker (`out` then gets what the chunks it has opened by now release).
+    fn open_full(&mut self, sealed: &[u8], out: &mut Vec<u8>) -> Result<(), DecryptError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            if self.worker.is_none() && self.may_start_worker && self.counter >= WORKER_AFTER_CHUNKS
+            {
+                // Without a thread the stream goes on opening here.
+                self.may_start_worker = false;
+                if let DecryptState::Payload { cipher, .. } = &self.state {
+                    self.worker = ChunkWorker::start(cipher.clone(), Direction::Open);
+                }
+            }
+            if self.worker.is_some() {
+                if self.counter == MAX_CHUNKS {
+                    return Err(DecryptError::DecryptionFailed);
+                }
+                while !self.worker.as_ref().is_some_and(ChunkWorker::has_room) {
+                    self.release_opened(true, out)?;
+                }
+                if let Some(worker) = self.worker.as_mut() {
+                    worker
+                        .hand_over(sealed, chunk_nonce(self.counter, false))
+                        .map_err(opening_failed)?;
+                }
+                self.counter += 1;
+                while self.release_opened(false, out)? {}
+                return Ok(());
+            }
+        }
+        self.open(sealed, false, out)
+    }
+
+    /// Releases the oldest chunk the worker has opened, if any (waiting for it if `wait`);
+    /// `Ok(false)` when none was ready.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn release_opened(&mut self, wait: bool, out: &mut Vec<u8>) -> Result<bool, DecryptError> {
+        let Some(worker) = self.worker.as_mut() else {
+            return Ok(false);
+        };
+        let Some(plaintext) = worker.take_back(wait).map_err(opening_failed)? else {
+            return Ok(false);
+        };
+        let released_from = out.len();
+        out.append(&mut self.held);
+        out.extend_from_slice(&plaintext);
+        if let Some(worker) = self.worker.as_mut() {
+            worker.recycle(plaintext);
+        }
+        self.hold_back_trailer(released_from, out)?;
+        Ok(true)
+    }
+
+    /// Decrypts one sealed chunk into `out` here, on the caller's thread.
     fn open(&mut self, sealed: &[u8], last: bool, out: &mut Vec<u8>) -> Result<(), DecryptError> {
-        let DecryptState::Payload { cipher, digest } = &mut self.state else {
+        let DecryptState::Payload { cipher, .. } = &mut self.state else {
             return Err(DecryptError::DecryptionFailed);
         };
         if sealed.len() < TAG_LENGTH || self.counter == MAX_CHUNKS {
@@ -643,7 +747,20 @@ impl Decryptor {
             return Err(DecryptError::DecryptionFailed);
         }
         self.counter += 1;
-        // Hold back the newest bytes: they may be (part of) the trailer.
+        self.hold_back_trailer(released_from, out)
+    }
+
+    /// After plaintext was appended to `out` from `released_from` on: moves the newest
+    /// `TRAILER_LENGTH` bytes into `held` (they may be the trailer) and hashes the rest,
+    /// which is released.
+    fn hold_back_trailer(
+        &mut self,
+        released_from: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), DecryptError> {
+        let DecryptState::Payload { digest, .. } = &mut self.state else {
+            return Err(DecryptError::DecryptionFailed);
+        };
         let keep_from = out.len().saturating_sub(TRAILER_LENGTH).max(released_from);
         self.held
             .extend_from_slice(out.get(keep_from..).unwrap_or_default());
@@ -670,6 +787,8 @@ impl Decryptor {
             DecryptState::Header { .. } => return Err(DecryptError::Truncated),
             DecryptState::Failed => return Err(DecryptError::DecryptionFailed),
         }
+        #[cfg(not(target_arch = "wasm32"))]
+        while self.release_opened(true, out)? {}
         let pending = std::mem::take(&mut self.pending);
         let mut tail = Zeroizing::new(Vec::with_capacity(pending.len()));
         self.open(&pending, true, &mut tail)?;
@@ -689,12 +808,9 @@ impl Decryptor {
             .try_into()
             .map_err(|_| DecryptError::DecryptionFailed)?;
         let card = select_signer_card(sender_chain, signer_id, made_at)?;
-        let digest = digest
-            .finalize()
-            .map_err(|_| DecryptError::Internal("the plaintext digest was lost"))?;
         card.verifying_key()
             .verify_strict(
-                &signature_input(&digest),
+                &signature_input(&digest.finalize()),
                 &Signature::from_bytes(&signature),
             )
             .map_err(|_| DecryptError::SignatureInvalid)?;

@@ -442,10 +442,12 @@ proptest! {
 }
 
 /// Long streams sealed on the worker thread give the same bytes as on the caller's
-/// thread, through both `update` and `update_from_reader`, and decrypt.
+/// thread, through both `update` and `update_from_reader`; opened on the worker, they give
+/// the same plaintext, and damage is caught there too.
 #[test]
-fn sealing_on_a_worker_changes_no_byte() {
+fn worker_threads_change_no_byte() {
     let (alice, bob) = (keys(1), keys(2));
+    let alice_card = card(&alice, "alice");
     let to = [Recipient::from(bob.public_keys())];
     let data: Vec<u8> = (0..(17 * CHUNK_LENGTH + 5))
         .map(|i| (i * 31 % 251) as u8)
@@ -474,6 +476,16 @@ fn sealing_on_a_worker_changes_no_byte() {
         encryptor.finish(&mut envelope).unwrap();
         envelope
     };
+    let decrypt = |envelope: &[u8], on_worker: bool, pieces: usize, out: &mut Vec<u8>| {
+        let mut decryptor = Decryptor::new(&bob);
+        decryptor.allow_opening_worker(on_worker);
+        for piece in envelope.chunks(pieces) {
+            decryptor.update(piece, out)?;
+        }
+        assert_eq!(decryptor.opens_on_worker(), on_worker);
+        decryptor.finish(out, std::slice::from_ref(&alice_card), None)
+    };
+
     let inline = encrypt(false, CHUNK_LENGTH, false);
     assert_eq!(
         inline,
@@ -491,10 +503,41 @@ fn sealing_on_a_worker_changes_no_byte() {
             "pieces of {pieces}, reader {from_reader}"
         );
     }
-    let (plaintext, verified) =
-        decrypt_message(&bob, &inline, &[card(&alice, "alice")], None).unwrap();
-    assert_eq!(plaintext, data);
-    assert_eq!(verified.signer.as_str(), "alice");
+    for (on_worker, pieces) in [
+        (false, CHUNK_LENGTH),
+        (true, CHUNK_LENGTH),
+        (true, 999),
+        (true, 500_000),
+    ] {
+        let mut plaintext = Vec::new();
+        let verified = decrypt(&inline, on_worker, pieces, &mut plaintext).unwrap();
+        assert_eq!(plaintext, data, "worker {on_worker}, pieces of {pieces}");
+        assert_eq!(verified.signer.as_str(), "alice");
+    }
+
+    // A flipped byte in chunk 10, and chunks 8 and 9 swapped: nothing from chunk 8 on is
+    // released, on either thread.
+    let header_length = inline.len() - data.len() - 18 * 16 - TRAILER_LENGTH;
+    let sealed = CHUNK_LENGTH + 16;
+    let mut flipped = inline.clone();
+    flipped[header_length + 10 * sealed + 7] ^= 1;
+    let mut swapped = inline.clone();
+    swapped[header_length + 8 * sealed..header_length + 10 * sealed].copy_from_slice(
+        &[
+            &inline[header_length + 9 * sealed..header_length + 10 * sealed],
+            &inline[header_length + 8 * sealed..header_length + 9 * sealed],
+        ]
+        .concat(),
+    );
+    for (damaged, first_bad_chunk) in [(&flipped, 10), (&swapped, 8)] {
+        for on_worker in [false, true] {
+            let mut released = Vec::new();
+            let error = decrypt(damaged, on_worker, CHUNK_LENGTH, &mut released).unwrap_err();
+            assert_eq!(error, DecryptError::DecryptionFailed);
+            assert!(released.len() <= first_bad_chunk * CHUNK_LENGTH);
+            assert_eq!(released[..], data[..released.len()]);
+        }
+    }
 }
 
 #[test]
