@@ -276,13 +276,10 @@ impl Encryptor {
         self.emit_header(out);
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(worker) = self.worker.as_mut() {
-            while let Some(sealed) = worker
-                .take_back(true)
+            // Writing to a `Vec` cannot fail.
+            while write_sealed(worker, true, out)
                 .map_err(|_| EncryptError::Internal(WORKER_LOST))?
-            {
-                out.extend_from_slice(&sealed);
-                worker.recycle(sealed);
-            }
+            {}
         }
         let staged = self.stage.get(..self.staged).unwrap_or_default();
         self.digest.update(staged);
@@ -365,20 +362,14 @@ impl Encryptor {
             return Err(io::Error::other(EncryptError::TooLarge));
         }
         while !worker.has_room() {
-            if let Some(sealed) = worker.take_back(true).map_err(sealing_failed)? {
-                out.write_all(&sealed)?;
-                worker.recycle(sealed);
-            }
+            write_sealed(worker, true, out)?;
         }
         self.digest.update(chunk);
         worker
             .hand_over(chunk, chunk_nonce(self.counter, false))
             .map_err(sealing_failed)?;
         self.counter += 1;
-        while let Some(sealed) = worker.take_back(false).map_err(sealing_failed)? {
-            out.write_all(&sealed)?;
-            worker.recycle(sealed);
-        }
+        while write_sealed(worker, false, out)? {}
         Ok(true)
     }
 
@@ -439,6 +430,22 @@ fn opening_failed(error: WorkerError) -> DecryptError {
         WorkerError::Refused => DecryptError::DecryptionFailed,
         WorkerError::Lost => DecryptError::Internal(WORKER_LOST),
     }
+}
+
+/// Writes the oldest chunk the worker has sealed to `out`, if any (waiting for it if
+/// `wait`); `Ok(false)` when none was ready.
+#[cfg(not(target_arch = "wasm32"))]
+fn write_sealed<W: Write + ?Sized>(
+    worker: &mut ChunkWorker,
+    wait: bool,
+    out: &mut W,
+) -> io::Result<bool> {
+    let Some(sealed) = worker.take_back(wait).map_err(sealing_failed)? else {
+        return Ok(false);
+    };
+    out.write_all(&sealed)?;
+    worker.recycle(sealed);
+    Ok(true)
 }
 
 /// A sealing worker's failure as the error the stream reports.
