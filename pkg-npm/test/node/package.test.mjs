@@ -55,6 +55,26 @@ test('declarations have no `any` and type-check a strict consumer', () => {
   execFileSync(required('TESSERA_TSC'), ['-p', project], { stdio: 'pipe' });
 });
 
+test('the package carries its README and license texts', () => {
+  const pkg = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
+  assert.match(pkg.license, /Apache-2\.0/);
+  assert.match(readFileSync(join(packageDir, 'LICENSE-APACHE'), 'utf8'), /Apache License\s+Version 2\.0/);
+  assert.match(readFileSync(join(packageDir, 'LICENSE-MIT'), 'utf8'), /Permission is hereby granted/);
+  assert.match(readFileSync(join(packageDir, 'README.md'), 'utf8'), /^# tessera-e2ee/);
+});
+
+test("the README's example without a server runs as written", () => {
+  const readme = readFileSync(join(packageDir, 'README.md'), 'utf8');
+  const section = readme.split('## Without a server')[1] ?? '';
+  const example = section.match(/```js\n([\s\S]*?)```/)?.[1];
+  assert.ok(example, 'README.md has a js example under "Without a server"');
+  // Run inside the test project, where `tessera-e2ee` resolves to the installed tarball.
+  const file = join(required('TESSERA_TEST_PROJECT'), 'readme-example.mjs');
+  const check = "\nif (new TextDecoder().decode(plaintext) !== 'hi') throw new Error('wrong plaintext');\n";
+  writeFileSync(file, example + check);
+  execFileSync(process.execPath, [file], { stdio: 'pipe' });
+});
+
 // The size budget. The issue's target was 200 KiB, met by the cryptography alone (182.5
 // KiB); the device client (HTTP API, JSON, card cache, groups, Promise glue) adds ~143 KiB,
 // measured in docs/NPM.md "Build choices". This guard keeps it from growing unnoticed.
