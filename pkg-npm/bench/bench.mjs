@@ -16,8 +16,8 @@ const FILE = new Uint8Array(10 * 1024 * 1024).map((_, i) => (i * 7) % 251);
 const CHUNK = 64 * 1024;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 
-/** Median time per call in microseconds, over batches filling ~SECONDS. */
-function measure(fn) {
+/** Calls per batch so that one batch of `fn` takes about 10 ms (after a 100 ms warm-up). */
+function batchSize(fn) {
   fn();
   const start = performance.now();
   let calls = 0;
@@ -25,16 +25,35 @@ function measure(fn) {
     fn();
     calls += 1;
   }
-  const batch = Math.max(1, Math.round(calls / 10));
-  const samples = [];
-  const end = performance.now() + SECONDS * 1000;
-  while (performance.now() < end || samples.length < 5) {
-    const s = performance.now();
-    for (let i = 0; i < batch; i += 1) fn();
-    samples.push(((performance.now() - s) * 1000) / batch);
+  return Math.max(1, Math.round(calls / 10));
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/**
+ * Times the libraries' versions of one operation in alternation (one batch each per round,
+ * the order rotating), so that the machine's drift, large on shared cores, falls on all of
+ * them alike. Returns each one's median time per call in microseconds and the median of the
+ * per-round ratios of the first one's time to each other's.
+ */
+function measure(fns) {
+  const batches = fns.map(batchSize);
+  const rounds = [];
+  const end = performance.now() + SECONDS * fns.length * 1000;
+  while (performance.now() < end || rounds.length < 5) {
+    const times = new Array(fns.length);
+    for (let k = 0; k < fns.length; k += 1) {
+      const i = (k + rounds.length) % fns.length;
+      const s = performance.now();
+      for (let c = 0; c < batches[i]; c += 1) fns[i]();
+      times[i] = ((performance.now() - s) * 1000) / batches[i];
+    }
+    rounds.push(times);
   }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)];
+  return {
+    us: fns.map((_, i) => median(rounds.map((r) => r[i]))),
+    ratios: fns.slice(1).map((_, i) => median(rounds.map((r) => r[0] / r[i + 1]))),
+  };
 }
 
 // ---- tessera-e2ee
@@ -209,13 +228,14 @@ const rows = [
 ];
 
 const fmt = (us, file) => (file ? `${(FILE.length / us).toFixed(0)} MB/s` : us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(1)} µs`);
-console.log(`tessera-e2ee vs virgil-crypto and libsodium-wrappers — Node ${process.version}, ${SECONDS}s per cell, median`);
-console.log('time ratio = tessera time / other time (below 1: tessera faster)\n');
+console.log(`tessera-e2ee vs virgil-crypto and libsodium-wrappers — Node ${process.version}, ${SECONDS}s per cell, medians`);
+console.log('the three libraries timed in alternating ~10 ms batches; time ratio = median over rounds of');
+console.log('tessera time / other time in the same round (below 1: tessera faster)\n');
 const header = ['operation', 'tessera-e2ee', 'virgil-crypto', 'libsodium', 'ratio vs virgil', 'ratio vs sodium'];
 const table = [header];
 for (const [name, make, file] of rows) {
-  const us = [tessera, virgilSide, sodiumSide].map((side) => measure(make(side)));
-  table.push([name, fmt(us[0], file), fmt(us[1], file), fmt(us[2], file), (us[0] / us[1]).toFixed(2) + '×', (us[0] / us[2]).toFixed(2) + '×']);
+  const { us, ratios } = measure([tessera, virgilSide, sodiumSide].map(make));
+  table.push([name, fmt(us[0], file), fmt(us[1], file), fmt(us[2], file), ...ratios.map((r) => r.toFixed(2) + '×')]);
 }
 const widths = header.map((_, i) => Math.max(...table.map((r) => r[i].length)));
 const line = (r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
