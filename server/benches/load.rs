@@ -366,6 +366,28 @@ fn new_card(identity: &str) -> BenchResult<Card> {
     )?)
 }
 
+/// One unreported second of load (connections, statement and token caches warm up).
+async fn warm_up_second(
+    name: &str,
+    database: &'static str,
+    address: SocketAddr,
+    connections: usize,
+    make: &RequestFactory,
+) -> BenchResult<()> {
+    let second = Duration::from_secs(1);
+    measure(
+        name,
+        database,
+        address,
+        connections,
+        second,
+        200,
+        make.clone(),
+    )
+    .await?;
+    Ok(())
+}
+
 /// The bare axum ceiling, measured for `duration` after a one-second warm-up.
 async fn measure_hello(
     name: &str,
@@ -380,16 +402,7 @@ async fn measure_hello(
             .body(Full::new(Bytes::new()))
             .ok()
     });
-    measure(
-        name,
-        database,
-        address,
-        connections,
-        Duration::from_secs(1),
-        200,
-        make.clone(),
-    )
-    .await?;
+    warm_up_second(name, database, address, connections, &make).await?;
     let measured = measure(name, database, address, connections, duration, 200, make).await?;
     check_results(&measured)?;
     Ok(measured)
@@ -507,16 +520,7 @@ async fn bench_database(
         let mut database_reads = 0;
         for second in 1..=MAX_WARM_UP_SECONDS {
             let before = server_metrics(address, "/v1/cards/search").await?;
-            measure(
-                label,
-                database,
-                address,
-                connections,
-                Duration::from_secs(1),
-                200,
-                make.clone(),
-            )
-            .await?;
+            warm_up_second(label, database, address, connections, &make).await?;
             let [_, misses, bypassed] = server_metrics(address, "/v1/cards/search")
                 .await?
                 .since(&before)
