@@ -63,8 +63,6 @@ pub(crate) struct ChunkWorker {
     jobs: SyncSender<Job>,
     results: Receiver<Option<Piece>>,
     free: Vec<Piece>,
-    /// Pieces allocated so far.
-    allocated: usize,
     /// Pieces handed over and not yet taken back.
     in_flight: usize,
     /// Nobody joins it: when the stream is dropped, `jobs` closes and the thread ends.
@@ -95,7 +93,6 @@ impl ChunkWorker {
             jobs,
             results,
             free: Vec::new(),
-            allocated: 0,
             in_flight: 0,
             _thread: thread,
         })
@@ -112,13 +109,10 @@ impl ChunkWorker {
         if !self.has_room() {
             return Err(WorkerError::Lost);
         }
-        let mut piece = match self.free.pop() {
-            Some(piece) => piece,
-            None => {
-                self.allocated += 1;
-                Zeroizing::new(Vec::with_capacity(CHUNK_LENGTH + TAG_LENGTH))
-            }
-        };
+        let mut piece = self
+            .free
+            .pop()
+            .unwrap_or_else(|| Zeroizing::new(Vec::with_capacity(CHUNK_LENGTH + TAG_LENGTH)));
         piece.clear();
         piece.extend_from_slice(chunk);
         self.jobs
@@ -150,6 +144,48 @@ impl ChunkWorker {
     /// Keeps a piece taken back for the next hand-over.
     pub(crate) fn recycle(&mut self, piece: Piece) {
         self.free.push(piece);
+    }
+}
+
+/// A stream's worker, started once the stream has handled [`WORKER_AFTER_CHUNKS`] chunks
+/// on a machine with a second core; until then, or without a thread, the stream works on
+/// the caller's thread.
+pub(crate) struct LazyWorker {
+    worker: Option<ChunkWorker>,
+    may_start: bool,
+    direction: Direction,
+}
+
+impl LazyWorker {
+    pub(crate) fn new(direction: Direction) -> Self {
+        Self {
+            worker: None,
+            may_start: multi_core(),
+            direction,
+        }
+    }
+
+    /// Starts the worker (at most once) if the stream has handled enough chunks.
+    pub(crate) fn start_if_due(&mut self, chunks_done: u64, cipher: &ChaCha20Poly1305) {
+        if self.may_start && chunks_done >= WORKER_AFTER_CHUNKS {
+            self.may_start = false;
+            self.worker = ChunkWorker::start(cipher.clone(), self.direction);
+        }
+    }
+
+    /// The worker, once started.
+    pub(crate) fn running(&mut self) -> Option<&mut ChunkWorker> {
+        self.worker.as_mut()
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.worker.is_some()
+    }
+
+    /// Lets (or forbids) the stream to start a worker whatever the machine (tests).
+    #[cfg(test)]
+    pub(crate) fn allow(&mut self, allowed: bool) {
+        self.may_start = allowed;
     }
 }
 

@@ -20,7 +20,7 @@ use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
 #[cfg(not(target_arch = "wasm32"))]
-use super::chunk_worker::{ChunkWorker, Direction, WORKER_AFTER_CHUNKS, WorkerError, multi_core};
+use super::chunk_worker::{ChunkWorker, Direction, LazyWorker, WorkerError};
 use super::{DecryptError, EncryptError, Recipient, Verified, header};
 use crate::{
     card::{Card, verify_chain},
@@ -114,10 +114,7 @@ pub struct Encryptor {
     counter: u64,
     /// Seals full chunks once the stream is long enough (native, multi-core).
     #[cfg(not(target_arch = "wasm32"))]
-    worker: Option<ChunkWorker>,
-    /// Whether a worker may still be started.
-    #[cfg(not(target_arch = "wasm32"))]
-    may_start_worker: bool,
+    pub(super) worker: LazyWorker,
 }
 
 impl fmt::Debug for Encryptor {
@@ -182,9 +179,7 @@ impl Encryptor {
             staged: 0,
             counter: 0,
             #[cfg(not(target_arch = "wasm32"))]
-            worker: None,
-            #[cfg(not(target_arch = "wasm32"))]
-            may_start_worker: multi_core(),
+            worker: LazyWorker::new(Direction::Seal),
         }
     }
 
@@ -275,7 +270,7 @@ impl Encryptor {
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), EncryptError> {
         self.emit_header(out);
         #[cfg(not(target_arch = "wasm32"))]
-        if let Some(worker) = self.worker.as_mut() {
+        if let Some(worker) = self.worker.running() {
             // Writing to a `Vec` cannot fail.
             while write_sealed(worker, true, out)
                 .map_err(|_| EncryptError::Internal(WORKER_LOST))?
@@ -332,30 +327,13 @@ impl Encryptor {
         self.seal_appended(start, false, out)
     }
 
-    /// Lets (or forbids) this stream to start a sealing worker whatever the machine
-    /// (tests).
-    #[cfg(all(test, not(target_arch = "wasm32")))]
-    pub(crate) fn allow_sealing_worker(&mut self, allowed: bool) {
-        self.may_start_worker = allowed;
-    }
-
-    /// Whether chunks are being sealed on a worker (tests).
-    #[cfg(all(test, not(target_arch = "wasm32")))]
-    pub(crate) fn seals_on_worker(&self) -> bool {
-        self.worker.is_some()
-    }
-
     /// Hands a full, non-final chunk to the sealing worker, starting it once the stream
     /// is long enough, and writes the chunks it has sealed by now to `out`; `Ok(false)`
     /// when this stream seals on the caller's thread.
     #[cfg(not(target_arch = "wasm32"))]
     fn seal_on_worker<W: Write + ?Sized>(&mut self, chunk: &[u8], out: &mut W) -> io::Result<bool> {
-        if self.worker.is_none() && self.may_start_worker && self.counter >= WORKER_AFTER_CHUNKS {
-            // Without a thread the stream goes on sealing here.
-            self.may_start_worker = false;
-            self.worker = ChunkWorker::start(self.cipher.clone(), Direction::Seal);
-        }
-        let Some(worker) = self.worker.as_mut() else {
+        self.worker.start_if_due(self.counter, &self.cipher);
+        let Some(worker) = self.worker.running() else {
             return Ok(false);
         };
         if self.counter == MAX_CHUNKS {
@@ -513,10 +491,7 @@ pub struct Decryptor {
     counter: u64,
     /// Opens full chunks once the stream is long enough (native, multi-core).
     #[cfg(not(target_arch = "wasm32"))]
-    worker: Option<ChunkWorker>,
-    /// Whether a worker may still be started.
-    #[cfg(not(target_arch = "wasm32"))]
-    may_start_worker: bool,
+    pub(super) worker: LazyWorker,
 }
 
 impl fmt::Debug for Decryptor {
@@ -561,23 +536,8 @@ impl Decryptor {
             held: Zeroizing::new(Vec::with_capacity(TRAILER_LENGTH)),
             counter: 0,
             #[cfg(not(target_arch = "wasm32"))]
-            worker: None,
-            #[cfg(not(target_arch = "wasm32"))]
-            may_start_worker: multi_core(),
+            worker: LazyWorker::new(Direction::Open),
         }
-    }
-
-    /// Lets (or forbids) this stream to start an opening worker whatever the machine
-    /// (tests).
-    #[cfg(all(test, not(target_arch = "wasm32")))]
-    pub(crate) fn allow_opening_worker(&mut self, allowed: bool) {
-        self.may_start_worker = allowed;
-    }
-
-    /// Whether chunks are being opened on a worker (tests).
-    #[cfg(all(test, not(target_arch = "wasm32")))]
-    pub(crate) fn opens_on_worker(&self) -> bool {
-        self.worker.is_some()
     }
 
     /// Feeds the next piece of the envelope, appending released plaintext to `out`.
@@ -677,22 +637,21 @@ impl Decryptor {
     fn open_full(&mut self, sealed: &[u8], out: &mut Vec<u8>) -> Result<(), DecryptError> {
         #[cfg(not(target_arch = "wasm32"))]
         {
-            if self.worker.is_none() && self.may_start_worker && self.counter >= WORKER_AFTER_CHUNKS
-            {
-                // Without a thread the stream goes on opening here.
-                self.may_start_worker = false;
-                if let DecryptState::Payload { cipher, .. } = &self.state {
-                    self.worker = ChunkWorker::start(cipher.clone(), Direction::Open);
-                }
+            if let DecryptState::Payload { cipher, .. } = &self.state {
+                self.worker.start_if_due(self.counter, cipher);
             }
-            if self.worker.is_some() {
+            if self.worker.is_running() {
                 if self.counter == MAX_CHUNKS {
                     return Err(DecryptError::DecryptionFailed);
                 }
-                while !self.worker.as_ref().is_some_and(ChunkWorker::has_room) {
+                while self
+                    .worker
+                    .running()
+                    .is_some_and(|worker| !worker.has_room())
+                {
                     self.release_opened(true, out)?;
                 }
-                if let Some(worker) = self.worker.as_mut() {
+                if let Some(worker) = self.worker.running() {
                     worker
                         .hand_over(sealed, chunk_nonce(self.counter, false))
                         .map_err(opening_failed)?;
@@ -709,7 +668,7 @@ impl Decryptor {
     /// `Ok(false)` when none was ready.
     #[cfg(not(target_arch = "wasm32"))]
     fn release_opened(&mut self, wait: bool, out: &mut Vec<u8>) -> Result<bool, DecryptError> {
-        let Some(worker) = self.worker.as_mut() else {
+        let Some(worker) = self.worker.running() else {
             return Ok(false);
         };
         let Some(plaintext) = worker.take_back(wait).map_err(opening_failed)? else {
@@ -718,7 +677,7 @@ impl Decryptor {
         let released_from = out.len();
         out.append(&mut self.held);
         out.extend_from_slice(&plaintext);
-        if let Some(worker) = self.worker.as_mut() {
+        if let Some(worker) = self.worker.running() {
             worker.recycle(plaintext);
         }
         self.hold_back_trailer(released_from, out)?;

@@ -411,7 +411,7 @@ proptest! {
         let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
         let expected = encrypt_message_with(&alice, &to, &data, [1; 32], [2; 16], [3; 32]).unwrap();
         let mut encryptor = Encryptor::with_randomness(&alice, &to, fixed_randomness()).unwrap();
-        encryptor.allow_sealing_worker(on_worker);
+        encryptor.worker.allow(on_worker);
         let mut envelope = Vec::new();
         let mut rest = data.as_slice();
         for &(from_reader, step) in steps.iter().cycle() {
@@ -454,7 +454,7 @@ fn worker_threads_change_no_byte() {
         .collect();
     let encrypt = |on_worker: bool, pieces: usize, from_reader: bool| {
         let mut encryptor = Encryptor::with_randomness(&alice, &to, fixed_randomness()).unwrap();
-        encryptor.allow_sealing_worker(on_worker);
+        encryptor.worker.allow(on_worker);
         let mut envelope = Vec::new();
         for piece in data.chunks(pieces) {
             if from_reader {
@@ -472,17 +472,17 @@ fn worker_threads_change_no_byte() {
                 encryptor.update(piece, &mut envelope).unwrap();
             }
         }
-        assert_eq!(encryptor.seals_on_worker(), on_worker);
+        assert_eq!(encryptor.worker.is_running(), on_worker);
         encryptor.finish(&mut envelope).unwrap();
         envelope
     };
     let decrypt = |envelope: &[u8], on_worker: bool, pieces: usize, out: &mut Vec<u8>| {
         let mut decryptor = Decryptor::new(&bob);
-        decryptor.allow_opening_worker(on_worker);
+        decryptor.worker.allow(on_worker);
         for piece in envelope.chunks(pieces) {
             decryptor.update(piece, out)?;
         }
-        assert_eq!(decryptor.opens_on_worker(), on_worker);
+        assert_eq!(decryptor.worker.is_running(), on_worker);
         decryptor.finish(out, std::slice::from_ref(&alice_card), None)
     };
 
