@@ -4,7 +4,7 @@
 
 use std::{fmt, sync::Arc};
 
-use tessera_core::{IdentityKeyPair, backup};
+use tessera_format::{IdentityKeyPair, backup};
 
 use crate::{error::CryptoError, keys::KeyPair};
 

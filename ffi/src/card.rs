@@ -4,10 +4,9 @@
 
 use std::{collections::HashMap, sync::Arc, time::SystemTime};
 
-use tessera_core::{
-    Card as CoreCard, CardId, Identity, client::FoundUsers as CoreFoundUsers,
-    safety_number as core_safety_number,
-};
+use tessera_client::FoundUsers as CoreFoundUsers;
+
+use tessera_format::{Card as CoreCard, CardId, Identity, safety_number as core_safety_number};
 
 use crate::{error::CryptoError, keys::KeyPair, time_of, timestamp_of};
 

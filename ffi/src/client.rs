@@ -1,11 +1,11 @@
-//! The device client: [`Tessera`] over `tessera_core::client::Tessera` (docs/CLIENT.md).
+//! The device client: [`Tessera`] over `tessera_client::Tessera` (docs/CLIENT.md).
 //! Async methods become Kotlin `suspend` functions and Swift `async` ones; they run on
 //! UniFFI's tokio support because core's default HTTP transport (reqwest) needs a tokio
 //! runtime natively. Core itself stays runtime-agnostic.
 
 use std::{sync::Arc, time::SystemTime};
 
-use tessera_core::client::{Config, Tessera as CoreTessera};
+use tessera_client::{Config, Tessera as CoreTessera};
 
 use crate::{
     card::{Card, FoundUsers},

@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::SystemTime};
 
-use tessera_core::{
+use tessera_format::{
     Recipient, Verified,
     envelope::{decrypt_message as core_decrypt, encrypt_message as core_encrypt},
 };

@@ -1,7 +1,7 @@
 //! Errors as foreign exceptions.
 //!
 //! - [`TesseraError`]: everything the client ([`crate::client::Tessera`]) and its streams
-//!   fail with: one variant per variant of `tessera_core::client::Error`, each carrying
+//!   fail with: one variant per variant of `tessera_client::Error`, each carrying
 //!   core's message (`reason`, which says what to do next) and its structured fields;
 //!   `code()` is core's stable machine code. Kotlin: `TesseraException.WrongPassword`…,
 //!   Swift: `TesseraError.WrongPassword(reason:)`.
@@ -14,9 +14,11 @@
 //!
 //! No message carries key material, tokens or plaintext (core's messages never do).
 
-use tessera_core::{
-    BackupError, CardError, DecryptError, EncryptError, TokenError, client::Error as CoreError,
-    group::GroupError, keys::KeyError,
+use tessera_client::Error as CoreError;
+
+use tessera_format::{
+    BackupError, CardError, DecryptError, EncryptError, TokenError, group::GroupError,
+    keys::KeyError,
 };
 
 /// Why a Tessera client operation failed. `code()` is stable; `reason` says what to do.
@@ -250,7 +252,7 @@ pub enum TesseraError {
 
 #[uniffi::export]
 impl TesseraError {
-    /// The stable machine code (snake_case, `tessera_core::client::Error::code`), the same
+    /// The stable machine code (snake_case, `tessera_client::Error::code`), the same
     /// in Rust, JS, Kotlin and Swift.
     pub fn code(&self) -> String {
         match self {
@@ -524,15 +526,15 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for PlatformError {
     }
 }
 
-impl From<PlatformError> for tessera_core::client::PlatformError {
+impl From<PlatformError> for tessera_client::PlatformError {
     fn from(error: PlatformError) -> Self {
-        tessera_core::client::PlatformError::new(error.to_string())
+        tessera_client::PlatformError::new(error.to_string())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use tessera_core::CardId;
+    use tessera_format::CardId;
 
     use super::*;
 

@@ -1,11 +1,11 @@
 //! Group cryptography (docs/FORMAT.md §8) with explicit keys: epoch keys, ticket blobs and
-//! group messages, wrapping `tessera_core::group`. For the shared test vectors and apps
+//! group messages, wrapping `tessera_format::group`. For the shared test vectors and apps
 //! that manage group keys themselves; the client's group operations (create, load, add,
 //! remove…) are exported here once they exist in core's client.
 
 use std::{sync::Arc, time::SystemTime};
 
-use tessera_core::{
+use tessera_format::{
     Identity,
     group::{
         EpochKey as CoreEpochKey, GroupId, GroupKeys, GroupMessageHeader,

@@ -1,4 +1,4 @@
-//! The client's groups (docs/CLIENT.md "Groups"): [`Group`] over `tessera_core::client::Group`,
+//! The client's groups (docs/CLIENT.md "Groups"): [`Group`] over `tessera_client::Group`,
 //! created and loaded through [`crate::client::Tessera`]. Group cryptography with explicit
 //! keys is in [`crate::group`].
 
@@ -7,7 +7,9 @@ use std::{
     time::SystemTime,
 };
 
-use tessera_core::{client::Group as CoreGroup, group::GroupEncryptor};
+use tessera_client::Group as CoreGroup;
+
+use tessera_format::group::GroupEncryptor;
 
 use crate::{
     card::{Card, FoundUsers},
@@ -30,7 +32,7 @@ impl Group {
     }
 }
 
-fn identities(names: Vec<tessera_core::Identity>) -> Vec<String> {
+fn identities(names: Vec<tessera_format::Identity>) -> Vec<String> {
     names
         .into_iter()
         .map(|identity| identity.as_str().to_owned())
@@ -132,7 +134,7 @@ impl GroupEncryptStream {
         let mut out = Vec::new();
         stream
             .update(&data, &mut out)
-            .map_err(tessera_core::client::Error::from)?;
+            .map_err(tessera_client::Error::from)?;
         Ok(out)
     }
 
@@ -147,7 +149,7 @@ impl GroupEncryptStream {
         let mut out = Vec::new();
         stream
             .finish(&mut out)
-            .map_err(tessera_core::client::Error::from)?;
+            .map_err(tessera_client::Error::from)?;
         Ok(out)
     }
 }

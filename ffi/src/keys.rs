@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tessera_core::{IdentityKeyPair, RootSecret};
+use tessera_format::{IdentityKeyPair, RootSecret};
 
 use crate::error::CryptoError;
 

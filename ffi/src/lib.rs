@@ -38,7 +38,7 @@ pub mod token;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tessera_core::Timestamp;
+use tessera_format::Timestamp;
 
 /// A foreign time (`java.time.Instant`, Swift `Date`) as a Tessera timestamp: whole
 /// seconds since 1970; earlier times become 0.

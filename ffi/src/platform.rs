@@ -10,10 +10,9 @@
 
 use std::{fmt, sync::Arc};
 
-use tessera_core::{
-    Identity,
-    client::{self as core, PlatformError as CorePlatformError, Progress as CoreProgress},
-};
+use tessera_client::{self as core, PlatformError as CorePlatformError, Progress as CoreProgress};
+
+use tessera_format::Identity;
 
 use crate::error::PlatformError;
 

@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use tessera_core::client::{
+use tessera_client::{
     self as core, CancellationToken as CoreCancellationToken, Progress as CoreProgress,
 };
 

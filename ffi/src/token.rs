@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use tessera_core::{TokenClaims as CoreClaims, TokenVerifier};
+use tessera_format::{TokenClaims as CoreClaims, TokenVerifier};
 
 use crate::{error::CryptoError, timestamp_of};
 

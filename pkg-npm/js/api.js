@@ -1,7 +1,7 @@
 // The package's API over one wasm-bindgen build (the Node or the web glue). Adapts
 // arguments (card arrays, results as plain objects) and wires the platform parts; every
 // cryptographic operation is one call into the wasm adapter, which is one call into
-// tessera-core.
+// the Rust crates.
 
 import { createClient } from './client.js';
 import * as errors from './errors.js';

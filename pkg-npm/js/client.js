@@ -1,5 +1,5 @@
 // The E3Kit-shaped client: `Tessera` and `Group` over the wasm adapter's newtypes of
-// tessera-core's device client (docs/CLIENT.md). This layer only adapts shapes: strings
+// tessera-client, the device client (docs/CLIENT.md). This layer only adapts shapes: strings
 // in → base64 strings out (as E3Kit), lookup results as `{ [identity]: Card }` objects,
 // Blob/ReadableStream plumbing, the platform's default key store and `fetch`. Every
 // decision (what to fetch, verify, store, or refuse) is made in core.

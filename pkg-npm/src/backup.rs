@@ -1,6 +1,6 @@
 //! Password backups of a root secret and `derivePasswords` (docs/FORMAT.md §5).
 
-use tessera_core::backup::{open_backup, seal_backup};
+use tessera_format::backup::{open_backup, seal_backup};
 use wasm_bindgen::prelude::*;
 
 use crate::{error::OrJs, keys::KeyPair};
@@ -19,7 +19,7 @@ pub struct DerivedPasswords {
 /// Splits one user password into a login password and a backup password (Argon2id).
 #[wasm_bindgen(js_name = derivePasswords)]
 pub fn derive_passwords(password: &str) -> Result<DerivedPasswords, JsValue> {
-    let derived = tessera_core::derive_passwords(password).or_js()?;
+    let derived = tessera_format::derive_passwords(password).or_js()?;
     Ok(DerivedPasswords {
         login_password: derived.login_password.as_str().to_owned(),
         backup_password: derived.backup_password.as_str().to_owned(),
@@ -37,6 +37,6 @@ pub fn seal(key_pair: &KeyPair, password: &str) -> Result<Vec<u8>, JsValue> {
 pub fn open(blob: &[u8], password: &str) -> Result<KeyPair, JsValue> {
     let root = open_backup(blob, password).or_js()?;
     Ok(KeyPair {
-        inner: tessera_core::IdentityKeyPair::from_root_secret(root),
+        inner: tessera_format::IdentityKeyPair::from_root_secret(root),
     })
 }

@@ -1,14 +1,14 @@
 //! `Card`: a self-signed public key record (docs/FORMAT.md §3), wrapping
-//! [`tessera_core::Card`], and safety numbers (§7).
+//! [`tessera_format::Card`], and safety numbers (§7).
 
-use tessera_core::{Card as CoreCard, CardId, Identity, card::verify_chain};
+use tessera_format::{Card as CoreCard, CardId, Identity, card::verify_chain};
 use wasm_bindgen::prelude::*;
 
 use crate::{
     date_of,
     error::{OrJs, js_error},
     keys::KeyPair,
-    now, timestamp_of,
+    timestamp_of,
 };
 
 /// A verified card: every way of obtaining one checks its self-signature.
@@ -40,7 +40,9 @@ impl Card {
         previous_card_id: Option<String>,
     ) -> Result<Card, JsValue> {
         let identity = Identity::new(identity).or_js()?;
-        let created_at = created_at.as_ref().map_or_else(now, timestamp_of);
+        let created_at = created_at
+            .as_ref()
+            .map_or_else(tessera_format::Timestamp::now, timestamp_of);
         let previous = previous_card_id
             .map(|id| CardId::from_hex(&id))
             .transpose()
@@ -135,7 +137,7 @@ pub fn verify_card_chain(cards: Vec<Card>) -> Result<(), JsValue> {
 /// The 60-digit safety number of two cards' identities and keys (order-independent).
 #[wasm_bindgen(js_name = safetyNumber)]
 pub fn safety_number(a: &Card, b: &Card) -> String {
-    tessera_core::safety_number(
+    tessera_format::safety_number(
         a.inner.identity(),
         a.inner.public_keys(),
         b.inner.identity(),

@@ -1,8 +1,8 @@
 //! Sign-then-encrypt envelopes (docs/FORMAT.md §4): one-shot [`encrypt`] / [`decrypt`]
 //! and the streaming [`EncryptStream`] / [`DecryptStream`], wrapping
-//! `tessera_core::envelope`.
+//! `tessera_format::envelope`.
 
-use tessera_core::{
+use tessera_format::{
     Recipient, Verified,
     envelope::{Decryptor, Encryptor, decrypt_message, encrypt_message},
 };

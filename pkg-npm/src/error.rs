@@ -73,28 +73,28 @@ macro_rules! kinded {
 }
 
 kinded!(
-    tessera_core::CardError,
-    tessera_core::DecryptError,
-    tessera_core::BackupError,
-    tessera_core::TokenError,
-    tessera_core::group::GroupError
+    tessera_format::CardError,
+    tessera_format::DecryptError,
+    tessera_format::BackupError,
+    tessera_format::TokenError,
+    tessera_format::group::GroupError
 );
 
-impl IntoJsError for tessera_core::EncryptError {
+impl IntoJsError for tessera_format::EncryptError {
     fn into_js(self) -> JsValue {
         let code = match self {
-            tessera_core::EncryptError::Randomness(_) => "randomness_unavailable",
-            tessera_core::EncryptError::Internal(_) => "internal",
+            tessera_format::EncryptError::Randomness(_) => "randomness_unavailable",
+            tessera_format::EncryptError::Internal(_) => "internal",
             _ => "invalid_input",
         };
         js_error(code, &self.to_string())
     }
 }
 
-impl IntoJsError for tessera_core::keys::KeyError {
+impl IntoJsError for tessera_format::keys::KeyError {
     fn into_js(self) -> JsValue {
         let code = match self {
-            tessera_core::keys::KeyError::Randomness(_) => "randomness_unavailable",
+            tessera_format::keys::KeyError::Randomness(_) => "randomness_unavailable",
             _ => "invalid_key",
         };
         js_error(code, &self.to_string())
@@ -103,9 +103,9 @@ impl IntoJsError for tessera_core::keys::KeyError {
 
 /// The client's errors: `code()` is the stable code; `users_not_found` carries the
 /// missing identities and `server` the HTTP status and the server's own code.
-impl IntoJsError for tessera_core::client::Error {
+impl IntoJsError for tessera_client::Error {
     fn into_js(self) -> JsValue {
-        use tessera_core::client::Error;
+        use tessera_client::Error;
         let details = js_sys::Object::new();
         let set = |name: &str, value: JsValue| {
             // Setting a property on a fresh plain object cannot fail.

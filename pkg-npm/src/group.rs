@@ -1,8 +1,8 @@
 //! Group cryptography (docs/FORMAT.md §8): epoch keys, ticket blobs and group messages,
-//! wrapping `tessera_core::group`. The client's group operations (create, load, add, …)
+//! wrapping `tessera_format::group`. The client's group operations (create, load, add, …)
 //! build on these once they exist in core's client.
 
-use tessera_core::{
+use tessera_format::{
     Identity, Recipient,
     group::{
         EpochKey as CoreEpochKey, GroupId, GroupKeys as CoreGroupKeys, GroupMessageHeader,

@@ -1,7 +1,7 @@
 //! `KeyPair`: a user's identity keys (docs/FORMAT.md §2), wrapping
-//! [`tessera_core::IdentityKeyPair`].
+//! [`tessera_format::IdentityKeyPair`].
 
-use tessera_core::{IdentityKeyPair, RootSecret};
+use tessera_format::{IdentityKeyPair, RootSecret};
 use wasm_bindgen::prelude::*;
 
 use crate::error::OrJs;

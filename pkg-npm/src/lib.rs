@@ -22,7 +22,7 @@ pub mod keys;
 pub mod token;
 
 use base64ct::{Base64, Encoding};
-use tessera_core::Timestamp;
+use tessera_format::Timestamp;
 use wasm_bindgen::prelude::*;
 
 pub use error::set_error_factory;
@@ -41,19 +41,9 @@ pub fn from_base64(text: &str) -> Result<Vec<u8>, JsValue> {
         .map_err(|_| error::js_error("invalid_input", "the text is not valid base64"))
 }
 
-/// The current time from the JS clock (core never reads a clock itself).
-pub(crate) fn now() -> Timestamp {
-    Timestamp((js_sys::Date::now() / 1000.0) as u64)
-}
-
 /// A JS `Date` as a Tessera timestamp (whole seconds; dates before 1970 become 0).
 pub(crate) fn timestamp_of(date: &js_sys::Date) -> Timestamp {
-    let millis = date.get_time();
-    if millis.is_finite() && millis > 0.0 {
-        Timestamp((millis / 1000.0) as u64)
-    } else {
-        Timestamp(0)
-    }
+    Timestamp::from_js_millis(date.get_time())
 }
 
 /// A Tessera timestamp as a JS `Date`.

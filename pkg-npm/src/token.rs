@@ -1,7 +1,7 @@
 //! Access tokens (docs/FORMAT.md §6): `AppKey` mints them on an app's Node backend,
-//! `TokenVerifier` checks them, wrapping `tessera_core::jwt`.
+//! `TokenVerifier` checks them, wrapping `tessera_format::jwt`.
 
-use tessera_core::{
+use tessera_format::{
     AppKey as CoreAppKey, Identity, TokenClaims as CoreClaims, TokenVerifier as CoreVerifier,
     jwt::DEFAULT_TOKEN_TTL_SECONDS,
 };
@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::{
     error::{OrJs, invalid_input},
-    now, timestamp_of,
+    timestamp_of,
 };
 
 fn key_bytes(bytes: &[u8], what: &str) -> Result<[u8; 32], JsValue> {
@@ -68,7 +68,9 @@ impl AppKey {
         ttl_seconds: Option<u32>,
     ) -> Result<String, JsValue> {
         let subject = Identity::new(subject).or_js()?;
-        let issued_at = issued_at.as_ref().map_or_else(now, timestamp_of);
+        let issued_at = issued_at
+            .as_ref()
+            .map_or_else(tessera_format::Timestamp::now, timestamp_of);
         let ttl = ttl_seconds.map_or(DEFAULT_TOKEN_TTL_SECONDS, u64::from);
         Ok(self.inner.mint(issuer, &subject, issued_at, ttl))
     }
@@ -126,7 +128,9 @@ impl TokenVerifier {
 
     /// Checks `token` at time `now` (default: the current time) and returns its claims.
     pub fn verify(&self, token: &str, now_: Option<js_sys::Date>) -> Result<TokenClaims, JsValue> {
-        let at = now_.as_ref().map_or_else(now, timestamp_of);
+        let at = now_
+            .as_ref()
+            .map_or_else(tessera_format::Timestamp::now, timestamp_of);
         Ok(self.inner.verify(token, at).or_js()?.into())
     }
 }

@@ -23,9 +23,9 @@ use std::{fs, path::Path, process::ExitCode, sync::Arc};
 
 use base64ct::{Base64, Encoding};
 use serde_json::{Value, json};
-use tessera_core::{
+use tessera_client::{Config, InMemoryKeyStore, PlatformError, Tessera, TokenProvider};
+use tessera_format::{
     Card, Identity, IdentityKeyPair, Recipient, RootSecret, Timestamp,
-    client::{Config, InMemoryKeyStore, PlatformError, Tessera, TokenProvider},
     envelope::{decrypt_message, encrypt_message},
 };
 
@@ -166,7 +166,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 /// Registers both client identities, backs up their keys, and encrypts for `npm-client`.
 async fn write_client(dir: &Path) -> Result<(), String> {
-    let text = |e: tessera_core::client::Error| e.to_string();
+    let text = |e: tessera_client::Error| e.to_string();
     let rust = client("rust-client").await?;
     let npm = client("npm-client").await?;
     for device in [&rust, &npm] {
@@ -193,7 +193,7 @@ async fn write_client(dir: &Path) -> Result<(), String> {
 
 /// Restores `rust-client` from its backup and decrypts what the npm client sent.
 async fn read_client(dir: &Path) -> Result<(), String> {
-    let text = |e: tessera_core::client::Error| e.to_string();
+    let text = |e: tessera_client::Error| e.to_string();
     let path = dir.join("from-npm-client.json");
     let file: Value = serde_json::from_str(
         &fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,

@@ -38,7 +38,7 @@ use hyper::{Request, body::Bytes};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 use sqlx::Connection;
-use tessera_core::{AppKey, Card, Identity, IdentityKeyPair, Timestamp};
+use tessera_format::{AppKey, Card, Identity, IdentityKeyPair, Timestamp};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     net::TcpStream,

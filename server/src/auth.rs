@@ -1,5 +1,5 @@
 //! Authentication: `Authorization: Bearer <token>` checked against the configured app
-//! public keys (docs/FORMAT.md §6 via [`tessera_core::TokenVerifier`]); the token's
+//! public keys (docs/FORMAT.md §6 via [`tessera_format::TokenVerifier`]); the token's
 //! subject is the caller. Tokens are never logged or echoed.
 //!
 //! A client sends the same token for its whole lifetime (20 minutes by default), so the
@@ -12,7 +12,7 @@ use axum::{
     http::{HeaderValue, header, request::Parts},
 };
 use sha2::{Digest, Sha256};
-use tessera_core::{Identity, Timestamp, TokenError, TokenVerifier};
+use tessera_format::{Identity, Timestamp, TokenError, TokenVerifier};
 
 use crate::{
     config::Config, error::ApiError, limits::retry_after_seconds, server::AppState,

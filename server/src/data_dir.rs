@@ -9,7 +9,7 @@ use std::{
 };
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use tessera_core::AppKey;
+use tessera_format::AppKey;
 use zeroize::Zeroizing;
 
 use crate::config::{

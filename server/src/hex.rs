@@ -3,7 +3,7 @@
 //! on the hot path.
 
 use serde::Serializer;
-use tessera_core::CardId;
+use tessera_format::CardId;
 
 const DIGITS: &[u8; 16] = b"0123456789abcdef";
 

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tessera_core::CardId;
+use tessera_format::CardId;
 use thiserror::Error;
 
 /// Domain separation prefix of an entry hash (docs/LOG.md).

@@ -10,7 +10,7 @@ use std::{
 };
 
 use clap::{Parser, Subcommand};
-use tessera_core::{Identity, Timestamp, jwt::app_key_id};
+use tessera_format::{Identity, Timestamp, jwt::app_key_id};
 use tessera_server::{
     Config,
     config::ConfigError,
@@ -126,7 +126,7 @@ fn init(dir: &std::path::Path) -> Result<(), CommandError> {
     println!(
         "Your app backend mints tokens with the app key: an EdDSA JWT with header \
          {{\"alg\":\"EdDSA\",\"typ\":\"JWT\",\"kid\":\"<app key id>\"}} and claims \
-         iss=<app id>, sub=<identity>, iat, exp (tessera_core::AppKey::mint in Rust)."
+         iss=<app id>, sub=<identity>, iat, exp (tessera_format::AppKey::mint in Rust)."
     );
     Ok(())
 }

@@ -40,7 +40,7 @@ pub enum StartError {
     Storage(#[from] StorageError),
     /// An app public key is not a valid Ed25519 key.
     #[error("app public key: {0}")]
-    AppKey(#[from] tessera_core::TokenError),
+    AppKey(#[from] tessera_format::TokenError),
     /// Demo mode was asked for but cannot run (no app private key, a wrong one, or no web
     /// directory where one was named).
     #[error("{0}")]

@@ -14,7 +14,7 @@
 use std::{fs, path::Path, process::ExitCode};
 
 use serde_json::{Value, json};
-use tessera_core::{
+use tessera_format::{
     Card, Identity, IdentityKeyPair, Recipient, RootSecret, Timestamp,
     envelope::{decrypt_message, encrypt_message},
 };

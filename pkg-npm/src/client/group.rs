@@ -1,7 +1,7 @@
-//! `Group`: a group conversation, wrapping [`tessera_core::client::Group`] (create, load,
+//! `Group`: a group conversation, wrapping [`tessera_client::Group`] (create, load,
 //! update, add, remove, re-add; group messages). Async methods return Promises.
 
-use tessera_core::client::{self, FoundUsers};
+use tessera_client::{self as client, FoundUsers};
 use wasm_bindgen::prelude::*;
 
 use super::{bytes, promise, string_array};

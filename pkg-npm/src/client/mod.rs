@@ -1,4 +1,4 @@
-//! The device client: [`Tessera`] wraps [`tessera_core::client::Tessera`] (docs/CLIENT.md)
+//! The device client: [`Tessera`] wraps [`tessera_client::Tessera`] (docs/CLIENT.md)
 //! as a newtype, the way matrix-sdk-crypto-wasm wraps `OlmMachine`. Every async method
 //! clones the (cheap, shared) core client into a future and returns it as a JS `Promise`;
 //! arguments and results are converted, nothing else. The JavaScript facade
@@ -16,7 +16,7 @@ pub mod streams;
 use std::{future::Future, sync::Arc};
 
 use js_sys::{Array, Function, Promise, Uint8Array};
-use tessera_core::client::{self, Config, FoundUsers};
+use tessera_client::{self as client, Config, FoundUsers};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -47,7 +47,7 @@ pub(crate) fn bytes(data: Vec<u8>) -> JsValue {
 }
 
 /// Cards as a JS array of `Card`.
-pub(crate) fn card_array(cards: impl IntoIterator<Item = tessera_core::Card>) -> JsValue {
+pub(crate) fn card_array(cards: impl IntoIterator<Item = tessera_format::Card>) -> JsValue {
     cards
         .into_iter()
         .map(|card| JsValue::from(Card::from(card)))

@@ -7,13 +7,11 @@
 
 use async_trait::async_trait;
 use js_sys::{Array, Function, Promise, Uint8Array};
-use tessera_core::{
-    Identity,
-    client::{
-        HttpRequest, HttpResponse, HttpTransport, KeyChangedListener, KeyStore, PlatformError,
-        TokenProvider,
-    },
+use tessera_client::{
+    HttpRequest, HttpResponse, HttpTransport, KeyChangedListener, KeyStore, PlatformError,
+    TokenProvider,
 };
+use tessera_format::Identity;
 use wasm_bindgen::{JsCast, prelude::*};
 use wasm_bindgen_futures::JsFuture;
 

@@ -1,8 +1,8 @@
 //! The client's streams for files of any size, wrapping core's push-style
-//! [`tessera_core::client::EncryptStream`] / [`tessera_core::client::DecryptStream`]. The
+//! [`tessera_client::EncryptStream`] / [`tessera_client::DecryptStream`]. The
 //! JavaScript facade feeds them from a `Blob` or `ReadableStream` and reports progress.
 
-use tessera_core::client::{DecryptStream, EncryptStream};
+use tessera_client::{DecryptStream, EncryptStream};
 use wasm_bindgen::prelude::*;
 
 use crate::{

@@ -19,7 +19,7 @@ const rustSide = () => t.KeyPair.fromRootSecret(new Uint8Array(32).fill(0x11));
 const npmSide = () => t.KeyPair.fromRootSecret(new Uint8Array(32).fill(0x22));
 const when = new Date(1767225600 * 1000);
 
-test('messages encrypted by tessera-core (Rust) decrypt and verify here', () => {
+test('messages encrypted by tessera-client (Rust) decrypt and verify here', () => {
   const file = JSON.parse(readFileSync(join(required('TESSERA_INTEROP_DIR'), 'from-rust.json'), 'utf8'));
   const sender = t.Card.fromText(file.sender_card);
   assert.equal(sender.identity, 'rust-side');
@@ -32,7 +32,7 @@ test('messages encrypted by tessera-core (Rust) decrypt and verify here', () => 
   }
 });
 
-test('messages encrypted here are written for tessera-core (Rust) to decrypt', async () => {
+test('messages encrypted here are written for tessera-client (Rust) to decrypt', async () => {
   const sender = npmSide();
   const me = t.Card.create(sender, 'npm-side', when);
   const reader = t.Card.create(rustSide(), 'rust-side', when);

@@ -8,7 +8,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
-use tessera_core::Timestamp;
+use tessera_format::Timestamp;
 
 use super::{JsonBody, PathParams, decode_base64url, serialize_base64url};
 use crate::{auth::Caller, error::ApiError, server::AppState, storage::Precondition};

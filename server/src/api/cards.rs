@@ -2,7 +2,7 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
-use tessera_core::{Card, CardId, Identity, Timestamp, card::CardWire};
+use tessera_format::{Card, CardId, Identity, Timestamp, card::CardWire};
 
 use super::{JsonBody, PathParams, check_batch};
 use crate::{

@@ -14,7 +14,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
-use tessera_core::{AppKey, Identity, Timestamp, jwt::DEFAULT_TOKEN_TTL_SECONDS};
+use tessera_format::{AppKey, Identity, Timestamp, jwt::DEFAULT_TOKEN_TTL_SECONDS};
 use tower_http::services::ServeDir;
 
 use super::{JsonBody, PathParams, QueryParams, check_batch, decode_base64url};

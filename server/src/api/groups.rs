@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
-use tessera_core::{Identity, Timestamp};
+use tessera_format::{Identity, Timestamp};
 
 use super::{JsonBody, PathParams, QueryParams, decode_base64url, serialize_base64url};
 use crate::{

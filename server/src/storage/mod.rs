@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tessera_core::{CardId, Identity, card::CardWire};
+use tessera_format::{CardId, Identity, card::CardWire};
 use thiserror::Error;
 
 use crate::log_chain::{LogEntry, LogHead};

@@ -28,7 +28,7 @@ use sqlx::{
     PgConnection, Row,
     postgres::{PgConnectOptions, PgPool, PgPoolOptions},
 };
-use tessera_core::{CardId, Identity};
+use tessera_format::{CardId, Identity};
 
 use self::search_cache::{Freshness, SearchCache};
 use super::{

@@ -29,7 +29,7 @@ use sqlx::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
     },
 };
-use tessera_core::{CardId, Identity};
+use tessera_format::{CardId, Identity};
 
 use super::{
     Backup, BackupWrite, CARD_COLUMNS, CardRecord, ChainLink, DemoMessage, DemoMessageHeader,

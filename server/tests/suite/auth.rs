@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tessera_core::{AppKey, Identity, Timestamp, TokenClaims};
+use tessera_format::{AppKey, Identity, Timestamp, TokenClaims};
 
 use crate::harness::{Database, Reply, TestServer, b64, card, send};
 
@@ -112,7 +112,7 @@ fn bad_authorizations(server: &TestServer) -> Vec<(&'static str, Option<String>)
     let stranger = AppKey::from_seed([7; 32]);
     let strangers_token = stranger.mint(
         app,
-        &tessera_core::Identity::new("alice").unwrap(),
+        &tessera_format::Identity::new("alice").unwrap(),
         Timestamp::now(),
         600,
     );
@@ -278,7 +278,7 @@ pub(crate) async fn other_identities_resources_are_refused(database: Database) {
         (
             "bob publishes a card of alice",
             server
-                .post("/v1/cards", Some(&bob), &json!({ "card": card("alice", 3, Some(tessera_core::CardId::from_hex(&fixture.card_id).unwrap())).to_wire() }))
+                .post("/v1/cards", Some(&bob), &json!({ "card": card("alice", 3, Some(tessera_format::CardId::from_hex(&fixture.card_id).unwrap())).to_wire() }))
                 .await,
             403,
             "forbidden",

@@ -2,7 +2,7 @@
 //! batch search.
 
 use serde_json::json;
-use tessera_core::{Card, Timestamp};
+use tessera_format::{Card, Timestamp};
 
 use crate::harness::{Database, TestServer, card, random_card, unb64};
 
@@ -175,7 +175,7 @@ pub(crate) async fn publish_rules_are_enforced(database: Database) {
     // From the future.
     let future = Card::create(
         &crate::harness::keys(9),
-        tessera_core::Identity::new("alice").unwrap(),
+        tessera_format::Identity::new("alice").unwrap(),
         Timestamp::now().plus(3600),
         None,
     )

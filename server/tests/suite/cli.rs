@@ -9,7 +9,7 @@ use std::{
 };
 
 use serde_json::json;
-use tessera_core::{Timestamp, TokenVerifier};
+use tessera_format::{Timestamp, TokenVerifier};
 use tessera_server::{Config, data_dir::read_app_key};
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
@@ -130,7 +130,7 @@ pub(crate) fn token_for(data_dir: &Path, identity: &str) -> String {
     let key = read_app_key(&config.app_private_key_file).unwrap();
     key.mint(
         &config.app_id,
-        &tessera_core::Identity::new(identity).unwrap(),
+        &tessera_format::Identity::new(identity).unwrap(),
         Timestamp::now(),
         1200,
     )

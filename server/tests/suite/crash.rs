@@ -11,7 +11,7 @@ use std::{
 };
 
 use serde_json::json;
-use tessera_core::{Card, CardId, card::verify_chain};
+use tessera_format::{Card, CardId, card::verify_chain};
 use tessera_server::log_chain::{EMPTY_LOG_HASH, LogHead, verify_continuation};
 
 use crate::{

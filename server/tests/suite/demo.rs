@@ -5,7 +5,7 @@ use std::{collections::HashSet, time::Duration};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tessera_core::{Timestamp, TokenVerifier};
+use tessera_format::{Timestamp, TokenVerifier};
 use tessera_server::server::StartError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -737,7 +737,10 @@ pub(crate) async fn demo_mode_needs_its_key() {
     );
 
     let other_dir = tempfile::tempdir().unwrap();
-    let other = write_app_key(other_dir.path(), &tessera_core::AppKey::from_seed([7; 32]));
+    let other = write_app_key(
+        other_dir.path(),
+        &tessera_format::AppKey::from_seed([7; 32]),
+    );
     let error = match start(&|config| config.app_private_key_file = other.clone()).await {
         Err(error) => error,
         Ok(_) => panic!("demo mode started with a key the server does not accept"),

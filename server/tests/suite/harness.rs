@@ -10,7 +10,7 @@ use reqwest::{Method, RequestBuilder, header::HeaderMap};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, postgres::PgConnectOptions};
 use tempfile::TempDir;
-use tessera_core::{
+use tessera_format::{
     AppKey, Card, CardId, Identity, IdentityKeyPair, RootSecret, Timestamp, TokenClaims,
 };
 use tessera_server::{AppPublicKey, Config, RunningServer};

@@ -1,7 +1,7 @@
 //! The operation log: entries for publishes and revokes, chained by hash, paged.
 
 use serde_json::{Value, json};
-use tessera_core::CardId;
+use tessera_format::CardId;
 use tessera_server::log_chain::{
     EMPTY_LOG_HASH, LogEntry, LogHead, LogOperation, hex32, verify_continuation,
 };

@@ -11,7 +11,7 @@ use std::{
 
 use serde_json::{Value, json};
 use sqlx::{Connection, postgres::PgConnectOptions};
-use tessera_core::{Card, Identity, Timestamp};
+use tessera_format::{Card, Identity, Timestamp};
 use tessera_server::{
     server::{AppState, serve},
     storage::{

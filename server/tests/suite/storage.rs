@@ -1,7 +1,7 @@
 //! The storage trait itself, on both databases: migrations are idempotent, the chain
 //! and backup rules hold below the HTTP layer, and the log verifies.
 
-use tessera_core::{Card, Identity, card::verify_chain};
+use tessera_format::{Card, Identity, card::verify_chain};
 use tessera_server::{
     log_chain::{EMPTY_LOG_HASH, LogHead, verify_continuation},
     storage::{self, CardStatus, NewCard, NewGroupTicket, Precondition, StorageError},

@@ -391,7 +391,7 @@ async fn tick(cache: Arc<SearchCache>, options: PgConnectOptions, tick_channel: 
 
 #[cfg(test)]
 mod tests {
-    use tessera_core::{CardId, card::CardWire};
+    use tessera_format::{CardId, card::CardWire};
 
     use super::*;
     use crate::storage::CardStatus;

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.TestFactory
 
 /**
- * Cross-language: messages written by tessera-core in Rust (and by the npm package when its
+ * Cross-language: messages written by tessera-client in Rust (and by the npm package when its
  * test run left `from-npm.json`) decrypt here, and messages written here are checked by Rust
  * afterwards (scripts/test-kotlin, `tessera-interop read`). Fixed test keys only:
  * rust-side 0x11 × 32, npm-side 0x22 × 32, kotlin-side 0x33 × 32.
@@ -53,7 +53,7 @@ class InteropTest {
     @TestFactory
     fun `messages from the other implementations decrypt and verify in Kotlin`(): List<DynamicTest> {
         val tests = mutableListOf(
-            DynamicTest.dynamicTest("tessera-core (Rust) -> Kotlin") {
+            DynamicTest.dynamicTest("tessera-client (Rust) -> Kotlin") {
                 assertEquals(3, decryptAll(interopDir.resolve("from-rust.json"), fixed(0x33), "rust-side", 0x11))
             },
         )
