@@ -209,10 +209,10 @@ impl Tessera {
         let identities = self.cache().identities().await?;
         let mut by_card: HashMap<CardId, (Identity, Chain)> = HashMap::new();
         for identity in identities {
-            if let Some(chain) = self.cache().chain(&identity).await? {
-                if let Some(card) = chain.last() {
-                    by_card.insert(card.id(), (identity, chain.clone()));
-                }
+            if let Some(chain) = self.cache().chain(&identity).await?
+                && let Some(card) = chain.last()
+            {
+                by_card.insert(card.id(), (identity, chain.clone()));
             }
         }
         let ids: Vec<CardId> = by_card.keys().copied().collect();

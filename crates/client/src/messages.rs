@@ -95,15 +95,15 @@ impl Tessera {
     /// The sender's chain known locally, ending at `sender`: the cached ancestry when the
     /// cache has it, else the card alone.
     pub(crate) async fn known_chain(&self, sender: &Card) -> Result<Chain, Error> {
-        if let Ok(Some(cached)) = self.cache().chain(sender.identity()).await {
-            if let Some(position) = cached.iter().position(|card| card.id() == sender.id()) {
-                if position + 1 == cached.len() {
-                    return Ok(cached);
-                }
-                return Ok(Arc::new(
-                    cached.iter().take(position + 1).cloned().collect(),
-                ));
+        if let Ok(Some(cached)) = self.cache().chain(sender.identity()).await
+            && let Some(position) = cached.iter().position(|card| card.id() == sender.id())
+        {
+            if position + 1 == cached.len() {
+                return Ok(cached);
             }
+            return Ok(Arc::new(
+                cached.iter().take(position + 1).cloned().collect(),
+            ));
         }
         if let Some(own) = self.own_card().filter(|own| own.id() == sender.id()) {
             return Ok(Arc::new(vec![own]));
@@ -116,12 +116,13 @@ impl Tessera {
     pub(crate) async fn fetch_and_cache_chain(&self, sender: &Card) -> Result<Chain, Error> {
         let chain = self.fetch_chain(sender).await?;
         let identity = sender.identity();
-        if let Ok(Some(cached)) = self.cache().chain(identity).await {
-            if cached.last().map(Card::id) == Some(sender.id()) && cached.len() < chain.len() {
-                self.cache()
-                    .store(vec![(identity.clone(), chain.clone())])
-                    .await?;
-            }
+        if let Ok(Some(cached)) = self.cache().chain(identity).await
+            && cached.last().map(Card::id) == Some(sender.id())
+            && cached.len() < chain.len()
+        {
+            self.cache()
+                .store(vec![(identity.clone(), chain.clone())])
+                .await?;
         }
         Ok(chain)
     }

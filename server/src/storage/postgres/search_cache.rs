@@ -122,7 +122,7 @@ impl SearchCache {
     }
 
     fn is_current_at(&self, now: Instant) -> bool {
-        if self.epoch.load(Ordering::SeqCst) % 2 != 0 {
+        if !self.epoch.load(Ordering::SeqCst).is_multiple_of(2) {
             return false;
         }
         match self.confirmed.load(Ordering::SeqCst) {
@@ -154,7 +154,7 @@ impl SearchCache {
     /// Stores what a read that started at `ticket` found for `identity`, unless an
     /// eviction or a listener loss happened since.
     pub(super) fn fill(&self, identity: &str, answer: Answer, ticket: &FillTicket) {
-        if ticket.epoch % 2 != 0 {
+        if !ticket.epoch.is_multiple_of(2) {
             return;
         }
         let index = self.shard_index(identity);
@@ -314,8 +314,8 @@ async fn listen(cache: Arc<SearchCache>, pool: PgPool, tick_channel: String) {
                 Ok(Ok(Some(notification))) => {
                     if notification.channel() == CARDS_CHANNEL {
                         cache.evict(notification.payload());
-                    } else if notification.channel() == tick_channel {
-                        if let Some(sent_at) =
+                    } else if notification.channel() == tick_channel
+                        && let Some(sent_at) =
                             notification
                                 .payload()
                                 .parse::<u64>()
@@ -323,9 +323,8 @@ async fn listen(cache: Arc<SearchCache>, pool: PgPool, tick_channel: String) {
                                 .and_then(|micros| {
                                     cache.base.checked_add(Duration::from_micros(micros))
                                 })
-                        {
-                            cache.tick_received(sent_at, listening_since);
-                        }
+                    {
+                        cache.tick_received(sent_at, listening_since);
                     }
                 }
                 Ok(Ok(None)) => {
