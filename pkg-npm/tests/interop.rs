@@ -1,4 +1,4 @@
-//! Cross-language check between tessera-core (Rust) and the npm package (JS).
+//! Cross-language check between tessera-client (Rust) and the npm package (JS).
 //!
 //! `scripts/test` runs, in this order:
 //! 1. `cargo test -p tessera-wasm --test interop -- write DIR`: Rust encrypts messages to

@@ -4,7 +4,7 @@
 //! It owns the user's private key on this device (in the platform [`KeyStore`]), talks to
 //! tessera-server over HTTP (docs/API.md) with tokens from the app's [`TokenProvider`],
 //! verifies every card it receives, and encrypts and decrypts with the envelope of
-//! [`tessera_format::envelope`]. Core stays runtime-agnostic: no async runtime is named here.
+//! [`tessera_format::envelope`]. The client stays runtime-agnostic: no async runtime is named here.
 //!
 //! Concerns, one module each: [`config`], [`error`], [`key_store`], [`token`],
 //! [`transport`], `server_api` (the HTTP contract), `card_cache`, `registration`,

@@ -1,5 +1,5 @@
-//! Cross-language check between tessera-core (Rust) and the Kotlin package (and the Swift
-//! package where it runs). scripts/test-kotlin runs, in this order:
+//! Cross-language check between tessera-client (Rust) and the Kotlin package (and the Swift
+//! package where it runs). `scripts/build-kotlin --test` runs, in this order:
 //! 1. `tessera-interop write DIR`: Rust encrypts messages for the Kotlin side and writes
 //!    `DIR/from-rust.json`;
 //! 2. the JUnit suite decrypts `from-rust.json` (and the npm package's `from-npm.json`
