@@ -37,32 +37,27 @@ struct Side {
     seed: u8,
 }
 
-const RUST_SIDE: Side = Side {
-    name: "rust",
-    identity: "rust-side",
-    seed: 0x11,
-};
+const RUST_SIDE: Side = Side::new("rust", "rust-side", 0x11);
+
+/// Every side's card is dated 2026-01-01, as in the other sides' tests.
+const CARDS_CREATED_AT: Timestamp = Timestamp(1_767_225_600);
 
 /// Kotlin and Swift share keys: Swift's tests mirror Kotlin's.
 const FOREIGN_SIDES: [Side; 3] = [
-    Side {
-        name: "npm",
-        identity: "npm-side",
-        seed: 0x22,
-    },
-    Side {
-        name: "kotlin",
-        identity: "kotlin-side",
-        seed: 0x33,
-    },
-    Side {
-        name: "swift",
-        identity: "swift-side",
-        seed: 0x33,
-    },
+    Side::new("npm", "npm-side", 0x22),
+    Side::new("kotlin", "kotlin-side", 0x33),
+    Side::new("swift", "swift-side", 0x33),
 ];
 
 impl Side {
+    const fn new(name: &'static str, identity: &'static str, seed: u8) -> Self {
+        Self {
+            name,
+            identity,
+            seed,
+        }
+    }
+
     fn named(name: &str) -> Result<&'static Side, String> {
         FOREIGN_SIDES
             .iter()
@@ -76,8 +71,7 @@ impl Side {
 
     fn card(&self) -> Result<Card, String> {
         let identity = Identity::new(self.identity).map_err(|e| e.to_string())?;
-        Card::create(&self.keys(), identity, Timestamp(1_767_225_600), None)
-            .map_err(|e| e.to_string())
+        Card::create(&self.keys(), identity, CARDS_CREATED_AT, None).map_err(|e| e.to_string())
     }
 
     /// The file this side writes its messages into.
