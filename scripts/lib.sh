@@ -177,8 +177,8 @@ ensure_jvm_tools() {
 # and scripts/build-swift share it, so nothing is compiled twice).
 build_ffi_tools() {
   step "native library, uniffi-bindgen, tessera-interop and tessera-server (one cargo build)"
-  cargo build --release --locked -p tessera-ffi -p tessera-server \
-    --features tessera-ffi/bindgen,tessera-ffi/interop
+  cargo build --release --locked -p tessera-ffi -p tessera-interop -p tessera-server \
+    --features tessera-ffi/bindgen
 }
 
 # ensure_chromium: Debian's Chromium (browser tests drive it with playwright-core).
