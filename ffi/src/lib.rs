@@ -10,10 +10,9 @@
 //! Concerns, one module each:
 //! - [`client`]: the device client [`client::Tessera`] (async: Kotlin `suspend`, Swift
 //!   `async`, run on a tokio runtime because core's default HTTP transport is reqwest),
-//!   and [`groups`]: its group conversations;
-//! - [`platform`]: the traits Kotlin and Swift implement (key store, token provider,
-//!   key-changed listener, progress listener);
-//! - [`streams`]: large data in pieces with progress and cancellation;
+//!   with its group conversations ([`client::group`]), the traits Kotlin and Swift
+//!   implement ([`client::platform`]: key store, token provider, key-changed listener,
+//!   progress listener) and large data in pieces ([`client::streams`]);
 //! - [`error`]: the client's error enum with its stable codes, the lower layers' errors
 //!   with their kinds, and the platform error;
 //! - [`keys`], [`card`], [`envelope`], [`backup`], [`token`], [`group`]: the core's
@@ -30,10 +29,7 @@ pub mod client;
 pub mod envelope;
 pub mod error;
 pub mod group;
-pub mod groups;
 pub mod keys;
-pub mod platform;
-pub mod streams;
 pub mod token;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
