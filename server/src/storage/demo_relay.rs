@@ -13,7 +13,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tessera_format::Identity;
 
-use super::{StorageError, rows::u64_from_column};
+use super::{
+    StorageError,
+    rows::{StoredRow, u64_from_column},
+};
 
 /// What the relay stores. Implementations must make each method atomic.
 #[async_trait]
@@ -146,48 +149,37 @@ pub(crate) fn demo_page_length(headers: &[DemoMessageHeader], max_ciphertext_byt
 
 /// A demo message header row (id, sender, conversation, kind, created_at,
 /// ciphertext_bytes) as a [`DemoMessageHeader`], for either database.
-pub(crate) fn demo_message_header_from_row<R>(row: &R) -> Result<DemoMessageHeader, StorageError>
-where
-    R: sqlx::Row,
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let kind: String = row.try_get("kind")?;
+pub(crate) fn demo_message_header_from_row(
+    row: &impl StoredRow,
+) -> Result<DemoMessageHeader, StorageError> {
+    let kind = row.text("kind")?;
     Ok(DemoMessageHeader {
-        id: row.try_get("id")?,
-        sender: row.try_get("sender")?,
-        conversation: row.try_get("conversation")?,
+        id: row.integer("id")?,
+        sender: row.text("sender")?,
+        conversation: row.text("conversation")?,
         kind: DemoMessageKind::from_name(&kind).ok_or(StorageError::Corrupt("message kind"))?,
-        created_at: u64_from_column(row.try_get("created_at")?)?,
-        ciphertext_bytes: u64_from_column(row.try_get("ciphertext_bytes")?)?,
+        created_at: u64_from_column(row.integer("created_at")?)?,
+        ciphertext_bytes: u64_from_column(row.integer("ciphertext_bytes")?)?,
     })
 }
 
 /// Joins message headers with their ciphertext rows (id, ciphertext) and recipient rows
 /// (message_id, identity; in position order).
-pub(crate) fn assemble_demo_messages<R>(
+pub(crate) fn assemble_demo_messages<R: StoredRow>(
     headers: Vec<DemoMessageHeader>,
     ciphertext_rows: &[R],
     recipient_rows: &[R],
-) -> Result<Vec<DemoMessage>, StorageError>
-where
-    R: sqlx::Row,
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
+) -> Result<Vec<DemoMessage>, StorageError> {
     let mut ciphertexts: HashMap<i64, Vec<u8>> = HashMap::with_capacity(headers.len());
     for row in ciphertext_rows {
-        ciphertexts.insert(row.try_get("id")?, row.try_get("ciphertext")?);
+        ciphertexts.insert(row.integer("id")?, row.bytes("ciphertext")?);
     }
     let mut recipients: HashMap<i64, Vec<String>> = HashMap::with_capacity(headers.len());
     for row in recipient_rows {
         recipients
-            .entry(row.try_get("message_id")?)
+            .entry(row.integer("message_id")?)
             .or_default()
-            .push(row.try_get("identity")?);
+            .push(row.text("identity")?);
     }
     headers
         .into_iter()

@@ -6,6 +6,44 @@ use tessera_format::{CardId, card::CardWire};
 use super::{CardRecord, CardStatus, StorageError, chain_rules::ChainLink};
 use crate::log_chain::{LogEntry, LogHead, LogOperation};
 
+/// Typed reads of a row's columns, for either database: the sqlx bounds that generic
+/// decoding needs, written once.
+pub(crate) trait StoredRow {
+    /// A BLOB / BYTEA column.
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error>;
+    /// A nullable BLOB / BYTEA column.
+    fn optional_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error>;
+    /// A TEXT column.
+    fn text(&self, column: &str) -> Result<String, sqlx::Error>;
+    /// A 64-bit INTEGER / BIGINT column.
+    fn integer(&self, column: &str) -> Result<i64, sqlx::Error>;
+}
+
+impl<R> StoredRow for R
+where
+    R: sqlx::Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error> {
+        self.try_get(column)
+    }
+
+    fn optional_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+        self.try_get(column)
+    }
+
+    fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+        self.try_get(column)
+    }
+
+    fn integer(&self, column: &str) -> Result<i64, sqlx::Error> {
+        self.try_get(column)
+    }
+}
+
 /// Converts a stored 32-byte column into a card id.
 pub(crate) fn card_id_from_column(bytes: &[u8]) -> Result<CardId, StorageError> {
     <[u8; 32]>::try_from(bytes)
@@ -27,31 +65,25 @@ pub(crate) fn u64_from_column(value: i64) -> Result<u64, StorageError> {
 pub(crate) fn i64_for_column(value: u64) -> Result<i64, StorageError> {
     i64::try_from(value).map_err(|_| StorageError::Corrupt("a number exceeds 2^63-1"))
 }
+
 /// The SQL column list that [`card_record_from_row`] reads.
 pub(crate) const CARD_COLUMNS: &str = "id, identity, snapshot, signature, status, created_at, published_at, previous_card_id, superseded_by";
 
 /// A card row (columns [`CARD_COLUMNS`]) as a [`CardRecord`], for either database.
-pub(crate) fn card_record_from_row<R>(row: &R) -> Result<CardRecord, StorageError>
-where
-    R: sqlx::Row,
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let status: String = row.try_get("status")?;
-    let previous: Option<Vec<u8>> = row.try_get("previous_card_id")?;
-    let superseded_by: Option<Vec<u8>> = row.try_get("superseded_by")?;
+pub(crate) fn card_record_from_row(row: &impl StoredRow) -> Result<CardRecord, StorageError> {
+    let status = row.text("status")?;
+    let previous = row.optional_bytes("previous_card_id")?;
+    let superseded_by = row.optional_bytes("superseded_by")?;
     Ok(CardRecord {
-        id: card_id_from_column(&row.try_get::<Vec<u8>, _>("id")?)?,
-        identity: row.try_get("identity")?,
+        id: card_id_from_column(&row.bytes("id")?)?,
+        identity: row.text("identity")?,
         card: CardWire {
-            snapshot: row.try_get("snapshot")?,
-            signature: row.try_get("signature")?,
+            snapshot: row.bytes("snapshot")?,
+            signature: row.bytes("signature")?,
         },
         status: CardStatus::from_name(&status).ok_or(StorageError::Corrupt("card status"))?,
-        created_at: u64_from_column(row.try_get("created_at")?)?,
-        published_at: u64_from_column(row.try_get("published_at")?)?,
+        created_at: u64_from_column(row.integer("created_at")?)?,
+        published_at: u64_from_column(row.integer("published_at")?)?,
         previous_card_id: previous.as_deref().map(card_id_from_column).transpose()?,
         superseded_by: superseded_by
             .as_deref()
@@ -61,71 +93,46 @@ where
 }
 
 /// A log row (seq, op, identity, card_id, timestamp, prev_hash, hash) as a [`LogEntry`].
-pub(crate) fn log_entry_from_row<R>(row: &R) -> Result<LogEntry, StorageError>
-where
-    R: sqlx::Row,
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let op: String = row.try_get("op")?;
+pub(crate) fn log_entry_from_row(row: &impl StoredRow) -> Result<LogEntry, StorageError> {
+    let op = row.text("op")?;
     Ok(LogEntry {
-        seq: u64_from_column(row.try_get("seq")?)?,
+        seq: u64_from_column(row.integer("seq")?)?,
         op: LogOperation::from_name(&op).ok_or(StorageError::Corrupt("log operation"))?,
-        identity: row.try_get("identity")?,
-        card_id: card_id_from_column(&row.try_get::<Vec<u8>, _>("card_id")?)?,
-        timestamp: u64_from_column(row.try_get("timestamp")?)?,
-        prev_hash: hash_from_column(&row.try_get::<Vec<u8>, _>("prev_hash")?)?,
-        hash: hash_from_column(&row.try_get::<Vec<u8>, _>("hash")?)?,
+        identity: row.text("identity")?,
+        card_id: card_id_from_column(&row.bytes("card_id")?)?,
+        timestamp: u64_from_column(row.integer("timestamp")?)?,
+        prev_hash: hash_from_column(&row.bytes("prev_hash")?)?,
+        hash: hash_from_column(&row.bytes("hash")?)?,
     })
 }
 
 /// A row of (id, created_at) as a [`ChainLink`].
-pub(crate) fn chain_link_from_row<R>(row: &R) -> Result<ChainLink, StorageError>
-where
-    R: sqlx::Row,
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
+pub(crate) fn chain_link_from_row(row: &impl StoredRow) -> Result<ChainLink, StorageError> {
     Ok(ChainLink {
-        id: card_id_from_column(&row.try_get::<Vec<u8>, _>("id")?)?,
-        created_at: u64_from_column(row.try_get("created_at")?)?,
+        id: card_id_from_column(&row.bytes("id")?)?,
+        created_at: u64_from_column(row.integer("created_at")?)?,
     })
 }
 
 /// A row of (id, status, superseded_by) as what [`outdated_from_known`] takes.
 ///
 /// [`outdated_from_known`]: super::chain_rules::outdated_from_known
-pub(crate) fn known_card_from_row<R>(
-    row: &R,
-) -> Result<(CardId, (String, Option<CardId>)), StorageError>
-where
-    R: sqlx::Row,
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let id = card_id_from_column(&row.try_get::<Vec<u8>, _>("id")?)?;
-    let superseded_by: Option<Vec<u8>> = row.try_get("superseded_by")?;
+pub(crate) fn known_card_from_row(
+    row: &impl StoredRow,
+) -> Result<(CardId, (String, Option<CardId>)), StorageError> {
+    let id = card_id_from_column(&row.bytes("id")?)?;
+    let superseded_by = row.optional_bytes("superseded_by")?;
     let superseded_by = superseded_by
         .as_deref()
         .map(card_id_from_column)
         .transpose()?;
-    Ok((id, (row.try_get("status")?, superseded_by)))
+    Ok((id, (row.text("status")?, superseded_by)))
 }
 
 /// A row of (size, hash) as a [`LogHead`].
-pub(crate) fn log_head_from_row<R>(row: &R) -> Result<LogHead, StorageError>
-where
-    R: sqlx::Row,
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
+pub(crate) fn log_head_from_row(row: &impl StoredRow) -> Result<LogHead, StorageError> {
     Ok(LogHead {
-        size: u64_from_column(row.try_get("size")?)?,
-        hash: hash_from_column(&row.try_get::<Vec<u8>, _>("hash")?)?,
+        size: u64_from_column(row.integer("size")?)?,
+        hash: hash_from_column(&row.bytes("hash")?)?,
     })
 }
