@@ -37,7 +37,7 @@ use crate::{
     error::ApiError,
     limits::{RateLimiter, address_key, retry_after_seconds},
     metrics::Metrics,
-    storage::{self, Storage, StorageError},
+    storage::{Database, Storage, StorageError},
 };
 
 /// Why the server could not start.
@@ -98,7 +98,7 @@ impl Deref for AppState {
 
 impl AppState {
     /// State for `config` over an open `storage`, with demo mode's state if it is on
-    /// ([`demo::DemoMode::from_config`]).
+    /// ([`demo::DemoSettings::from_config`]).
     pub fn new(
         config: &Config,
         storage: Arc<dyn Storage>,
@@ -160,7 +160,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(health::openapi));
     // Demo mode adds its routes and the web chat's files; without it they do not exist.
     let service = if state.demo.is_some() {
-        let message_body_limit = demo::DemoMode::message_body_limit(
+        let message_body_limit = demo::DemoSettings::message_body_limit(
             limits.demo_max_message_bytes,
             limits.max_body_bytes,
         );
@@ -329,14 +329,15 @@ pub async fn spawn(config: &Config) -> Result<RunningServer, StartError> {
 /// Opens the database and binds the listen address.
 pub async fn prepare(config: &Config) -> Result<(TcpListener, AppState), StartError> {
     // Demo mode's key is checked first: a refused start leaves the database untouched.
-    let demo = demo::DemoMode::from_config(config)?;
-    let storage = storage::connect_with_search_cache(
+    let demo = demo::DemoSettings::from_config(config)?;
+    let database = Database::open(
         &config.database_url,
         config.database_max_connections,
         config.search_cache_capacity,
     )
     .await?;
-    let state = AppState::new(config, storage, demo)?;
+    let demo = demo.map(|settings| demo::DemoMode::new(settings, database.demo_relay()));
+    let state = AppState::new(config, database.storage(), demo)?;
     if state.demo.is_some() {
         tracing::warn!(
             "DEMO MODE IS ON: POST /demo/login gives anyone a token for any identity. \
