@@ -177,17 +177,15 @@ ensure_jvm_tools() {
 # features to shared crates such as regex-automata and zerocopy, uniffi's CLI to clap), so
 # any other combination recompiles tessera-server and much of its tree. Every release-
 # profile cargo command of scripts/test and the scripts it runs passes exactly these.
-RELEASE_ARGS=(--workspace --release --locked --features tessera-ffi/bindgen,tessera-ffi/interop)
+RELEASE_ARGS=(--workspace --release --locked --features tessera-ffi/bindgen)
 
 # release_build: everything `cargo test` compiles (but doctests) and every binary the
-# later stages run (tessera-server, libtessera_ffi, uniffi-bindgen, the interop
-# programs), with RELEASE_ARGS. Stages that run one of them call this first: a no-op once
+# later stages run (tessera-server, libtessera_ffi, uniffi-bindgen, tessera-interop),
+# with RELEASE_ARGS. Stages that run one of them call this first: a no-op once
 # built.
 release_build() {
   step "release build: libraries, binaries, tests and examples of the workspace"
   cargo build "${RELEASE_ARGS[@]}" --lib --bins --tests --examples
-  # The npm interop test has `test = false`, which --tests skips.
-  cargo build "${RELEASE_ARGS[@]}" --test interop
 }
 
 CARGO_DENY_VERSION=0.20.2

@@ -13,12 +13,14 @@ use std::{
 
 use tessera_ffi::{
     card::{Card, FoundUsers},
-    client::{Tessera, TesseraConfig},
+    client::{
+        Tessera, TesseraConfig,
+        platform::{TokenProvider, in_memory_key_store},
+        streams::CancellationToken,
+    },
     envelope::{decrypt_message, encrypt_message},
     error::PlatformError,
     keys::KeyPair,
-    platform::{TokenProvider, in_memory_key_store},
-    streams::CancellationToken,
 };
 
 /// Never called: the client is initialized offline with a known identity.
@@ -100,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = runtime.block_on(tessera.auth_encrypt(data.clone(), users.clone()));
     });
     measure("authDecrypt 1 KiB (async)", || {
-        let _ = runtime.block_on(tessera.auth_decrypt(sealed.clone(), card.clone(), None));
+        let _ = runtime.block_on(tessera.auth_decrypt(sealed.clone(), Some(card.clone()), None));
     });
     Ok(())
 }

@@ -13,7 +13,6 @@ use tessera_format::{
         open_ticket_blob as core_open_ticket_blob,
     },
 };
-use zeroize::Zeroizing;
 
 use crate::{
     card::{Card, core_cards},
@@ -67,15 +66,7 @@ impl TryFrom<EpochKey> for CoreEpochKey {
             .as_slice()
             .try_into()
             .map_err(|_| CryptoError::invalid_key("an epoch secret is 32 bytes"))?;
-        Ok(Self {
-            epoch: key.epoch,
-            secret: Zeroizing::new(secret),
-            participants: key
-                .participants
-                .into_iter()
-                .map(Identity::new)
-                .collect::<Result<_, _>>()?,
-        })
+        Ok(Self::from_parts(key.epoch, secret, key.participants)?)
     }
 }
 

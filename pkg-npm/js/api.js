@@ -5,9 +5,10 @@
 
 import { createClient } from './client.js';
 import * as errors from './errors.js';
-import { transform } from './files.js';
+import { streamArgs, transform } from './files.js';
 import { MemoryKeyStore } from './keystore-memory.js';
 import { IndexedDbKeyStore } from './keystore-indexeddb.js';
+import { cardList as cardsOf, plainDecrypted, plainPasswords } from './shapes.js';
 
 const { errorFromCode, invalidInput } = errors;
 
@@ -26,24 +27,7 @@ export function createApi(wasm, platform) {
     return ready;
   }
 
-  function cardList(cards, what) {
-    const list = cards instanceof wasm.Card ? [cards] : cards;
-    if (!Array.isArray(list) || !list.every((card) => card instanceof wasm.Card)) {
-      throw invalidInput(`${what} must be a Card or an array of Cards`);
-    }
-    // wasm-bindgen moves the objects it receives; pass copies so callers keep theirs.
-    return list.map((card) => card.clone());
-  }
-
-  function plainDecrypted(decrypted) {
-    const result = {
-      plaintext: decrypted.plaintext,
-      signer: decrypted.signer,
-      signerCardId: decrypted.signerCardId,
-    };
-    decrypted.free();
-    return result;
-  }
+  const cardList = (cards, what) => cardsOf(wasm, cards, what);
 
   function encrypt(sender, recipients, plaintext) {
     return wasm.encrypt(sender, cardList(recipients, 'recipients'), plaintext);
@@ -80,26 +64,20 @@ export function createApi(wasm, platform) {
   }
 
   function sealFile(input, sender, recipients, options = {}) {
-    const stream = new EncryptStream(sender, recipients);
-    return transform(input, (chunk) => stream.update(chunk), () => stream.finish(), options);
+    const args = streamArgs(input, options);
+    const stream = wasm.sealStream(sender, cardList(recipients, 'recipients'), ...args);
+    return transform(input, stream, () => stream.finish());
   }
 
   function openFile(input, recipient, senderCards, options = {}) {
+    const args = streamArgs(input, options);
     const chain = cardList(senderCards, 'senderCards');
-    const stream = new DecryptStream(recipient);
-    return transform(
-      input,
-      (chunk) => stream.update(chunk),
-      () => stream.finish(chain, options.madeAt).plaintext,
-      options,
-    );
+    const stream = wasm.openStream(recipient, chain, options.madeAt, ...args);
+    return transform(input, stream, () => plainDecrypted(stream.finish()).plaintext);
   }
 
   function derivePasswords(password) {
-    const derived = wasm.derivePasswords(password);
-    const result = { loginPassword: derived.loginPassword, backupPassword: derived.backupPassword };
-    derived.free();
-    return result;
+    return plainPasswords(wasm.derivePasswords(password));
   }
 
   function verifyCardChain(cards) {
@@ -142,6 +120,7 @@ export function createApi(wasm, platform) {
   }
 
   const { Tessera, Group } = createClient(wasm, { init, defaultKeyStore: platform.defaultKeyStore });
+  const { FileKeyStore } = platform;
 
   return {
     init,
@@ -171,6 +150,7 @@ export function createApi(wasm, platform) {
     groupMessageInfo,
     MemoryKeyStore,
     IndexedDbKeyStore,
+    FileKeyStore,
     ...errors,
   };
 }

@@ -2,24 +2,18 @@
 // tessera-client, the device client (docs/CLIENT.md). This layer only adapts shapes: strings
 // in → base64 strings out (as E3Kit), lookup results as `{ [identity]: Card }` objects,
 // Blob/ReadableStream plumbing, the platform's default key store and `fetch`. Every
-// decision (what to fetch, verify, store, or refuse) is made in core.
+// decision (what to fetch, verify, store, or refuse; the default sender; progress and
+// cancellation) is made in tessera-client.
 
-import { errorFromCode, invalidInput } from './errors.js';
-import { checkFileOptions, transform } from './files.js';
+import { invalidInput } from './errors.js';
+import { streamArgs, transform } from './files.js';
+import { cardList, plainDecrypted, plainPasswords } from './shapes.js';
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
 // Lets the static factories construct instances while `new Tessera()` is refused.
 const INTERNAL = Symbol('tessera-internal');
-
-function isBlob(value) {
-  return typeof Blob !== 'undefined' && value instanceof Blob;
-}
-
-function isReadableStream(value) {
-  return typeof ReadableStream !== 'undefined' && value instanceof ReadableStream;
-}
 
 /** Data as bytes, and whether the result goes back as text (string in → string out). */
 function dataOf(data, what) {
@@ -75,25 +69,19 @@ export function createClient(wasm, { init, defaultKeyStore }) {
     return result;
   }
 
-  /**
-   * Recipients or participants as copies of their cards: a Card, an array of Cards, or a
-   * findUsers result. Copies, because wasm-bindgen takes ownership of what it is given.
-   */
+  /** Recipients or participants (none when omitted) as card copies. */
   function cardsOf(users, what) {
-    if (users === undefined || users === null) return [];
-    let list;
-    if (users instanceof wasm.Card) list = [users];
-    else if (Array.isArray(users)) list = users;
-    else if (typeof users === 'object') list = Object.values(users);
-    if (!list || !list.every((card) => card instanceof wasm.Card)) {
-      throw invalidInput(`${what} must be a Card, an array of Cards or a findUsers result`);
-    }
-    return list.map((card) => card.clone());
+    return users === undefined || users === null ? [] : cardList(wasm, users, what);
   }
 
   function cardOf(card, what) {
     if (!(card instanceof wasm.Card)) throw invalidInput(`${what} must be a Card`);
     return card;
+  }
+
+  /** A sender's card as a copy, or undefined for the user (E3Kit's default sender). */
+  function senderOf(card, what) {
+    return card === undefined || card === null ? undefined : cardOf(card, what).clone();
   }
 
   function identitiesOf(input, what) {
@@ -102,28 +90,6 @@ export function createClient(wasm, { init, defaultKeyStore }) {
       throw invalidInput(`${what} must be an identity or a non-empty array of identities`);
     }
     return list;
-  }
-
-  function checkFileInput(input) {
-    if (!isBlob(input) && !isReadableStream(input)) {
-      throw invalidInput('expected a Blob, a File or a ReadableStream');
-    }
-  }
-
-  /** Runs a wasm stream object over a Blob or ReadableStream; frees it at the end. */
-  function pipeThrough(input, stream, finish, options) {
-    return transform(
-      input,
-      (chunk) => stream.update(chunk),
-      () => {
-        try {
-          return finish();
-        } finally {
-          stream.free();
-        }
-      },
-      options,
-    );
   }
 
   class Group {
@@ -243,10 +209,7 @@ export function createClient(wasm, { init, defaultKeyStore }) {
     /** One typed password → a login password and a backup password (Argon2id). */
     static async derivePasswords(password) {
       await init();
-      const derived = wasm.Tessera.derivePasswords(checkString(password, 'password'));
-      const result = { loginPassword: derived.loginPassword, backupPassword: derived.backupPassword };
-      derived.free();
-      return result;
+      return plainPasswords(wasm.Tessera.derivePasswords(checkString(password, 'password')));
     }
 
     /** The user's identity (the tokens' subject). */
@@ -327,18 +290,16 @@ export function createClient(wasm, { init, defaultKeyStore }) {
     async authDecrypt(data, senderCard, madeAt) {
       const text = typeof data === 'string';
       const bytes = text ? wasm.fromBase64(data) : dataOf(data, 'data').bytes;
-      const sender = senderCard === undefined || senderCard === null ? this.#ownCardOrThrow() : cardOf(senderCard, 'senderCard');
+      const sender = senderOf(senderCard, 'senderCard');
       const plaintext = await this.#inner.authDecrypt(bytes, sender, checkDate(madeAt, 'madeAt'));
       return text ? fromUtf8.decode(plaintext) : plaintext;
     }
 
     /** Blob/File → Promise<Blob/File>; ReadableStream → Promise<ReadableStream>. */
     async encryptFile(input, recipients, options = {}) {
-      checkFileInput(input);
-      const cards = cardsOf(recipients, 'recipients');
-      checkFileOptions(options);
-      const stream = await this.#inner.encryptStream(cards);
-      return pipeThrough(input, stream, () => stream.finish(), options);
+      const args = streamArgs(input, options);
+      const stream = await this.#inner.encryptStream(cardsOf(recipients, 'recipients'), ...args);
+      return transform(input, stream, () => stream.finish());
     }
 
     /**
@@ -346,22 +307,11 @@ export function createClient(wasm, { init, defaultKeyStore }) {
      * ReadableStream → Promise<ReadableStream> that errors at the end if it does not.
      */
     async decryptFile(input, senderCard, options = {}) {
-      checkFileInput(input);
-      const sender = senderCard === undefined || senderCard === null ? this.#ownCardOrThrow() : cardOf(senderCard, 'senderCard');
+      const args = streamArgs(input, options);
+      const sender = senderOf(senderCard, 'senderCard');
       const madeAt = checkDate(options.madeAt, 'options.madeAt');
-      checkFileOptions(options);
-      const stream = await this.#inner.decryptStream(sender, madeAt);
-      return pipeThrough(
-        input,
-        stream,
-        () => {
-          const decrypted = stream.finish();
-          const tail = decrypted.plaintext;
-          decrypted.free();
-          return tail;
-        },
-        options,
-      );
+      const stream = await this.#inner.decryptStream(sender, madeAt, ...args);
+      return transform(input, stream, () => plainDecrypted(stream.finish()).plaintext);
     }
 
     /** The 60-digit safety number of the user and `card`'s owner. */
@@ -386,16 +336,6 @@ export function createClient(wasm, { init, defaultKeyStore }) {
 
     async deleteGroup(groupId) {
       return this.#inner.deleteGroup(checkString(groupId, 'groupId'));
-    }
-
-    // E3Kit's default sender: the user. Without a key (or a known card) there is none.
-    #ownCardOrThrow() {
-      const own = this.#inner.ownCard;
-      if (own !== undefined) return own;
-      if (!this.#inner.hasLocalPrivateKey()) {
-        throw errorFromCode('missing_private_key', 'this device has no private key: restore it from the backup or rotate it');
-      }
-      throw errorFromCode('not_registered', 'the user has no card: register first');
     }
   }
 

@@ -1,12 +1,9 @@
 // Blob / File / ReadableStream plumbing for file encryption and decryption: reads the
-// input piece by piece, feeds a wasm stream object, reports progress and honours an
-// AbortSignal. No cryptography here; the stream objects come from the wasm adapter.
+// input piece by piece into a wasm stream object and collects what it returns. Progress
+// reports and the AbortSignal are the wasm stream's (tessera-client's stream options);
+// no cryptography and no decisions here.
 
-import { AbortError, invalidInput } from './errors.js';
-
-function aborted() {
-  return new AbortError('the operation was cancelled', 'cancelled');
-}
+import { invalidInput } from './errors.js';
 
 function bytesOf(value) {
   if (value instanceof Uint8Array) return value;
@@ -15,57 +12,60 @@ function bytesOf(value) {
   throw invalidInput('a stream chunk must be a Uint8Array, ArrayBuffer or typed array');
 }
 
-function isBlob(value) {
+export function isBlob(value) {
   return typeof Blob !== 'undefined' && value instanceof Blob;
 }
 
-function isReadableStream(value) {
+export function isReadableStream(value) {
   return typeof ReadableStream !== 'undefined' && value instanceof ReadableStream;
 }
 
-/** Throws for a bad onProgress, or AbortError when the signal has already fired. */
-export function checkFileOptions(options) {
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+/**
+ * The wasm stream's last arguments for `input` and the file options: `onProgress`,
+ * `signal` and the size when known (a Blob's). Throws for a bad input, onProgress or signal.
+ */
+export function streamArgs(input, options) {
+  if (!isBlob(input) && !isReadableStream(input)) {
+    throw invalidInput('expected a Blob, a File or a ReadableStream');
+  }
+  const { onProgress, signal } = options;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw invalidInput('onProgress must be a function');
   }
-  if (options.signal?.aborted) throw aborted();
+  if (signal !== undefined && signal !== null && !(signal instanceof AbortSignal)) {
+    throw invalidInput('signal must be an AbortSignal');
+  }
+  return [onProgress, signal ?? undefined, isBlob(input) ? input.size : undefined];
 }
 
 /**
- * Runs `input` through `step(chunk) -> Uint8Array` and `end() -> Uint8Array`.
+ * Runs `input` through a wasm stream object (`update(chunk)` per piece, then `finish()`
+ * for the last bytes) and frees it at the end.
  * Blob/File in: a Promise of a Blob (a File with the same name for File input), complete
- * only after `end` succeeded. ReadableStream in: a ReadableStream out, erroring if `end`
- * fails (for decryption, bytes before the end are not yet attributed to the sender).
+ * only after `finish` succeeded. ReadableStream in: a ReadableStream out, erroring if
+ * `finish` fails (for decryption, bytes before the end are not yet attributed to the sender).
  */
-export function transform(input, step, end, options = {}) {
-  checkFileOptions(options);
-  if (isBlob(input)) return transformBlob(input, step, end, options);
-  if (isReadableStream(input)) return transformStream(input, step, end, options);
-  throw invalidInput('expected a Blob, a File or a ReadableStream');
+export function transform(input, stream, finish) {
+  return isBlob(input) ? transformBlob(input, stream, finish) : transformStream(input, stream, finish);
 }
 
-async function transformBlob(blob, step, end, { onProgress, signal }) {
+async function transformBlob(blob, stream, finish) {
   const reader = blob.stream().getReader();
   const parts = [];
-  let processed = 0;
-  const onAbort = () => reader.cancel().catch(() => {});
-  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
-      if (signal?.aborted) throw aborted();
       const { done, value } = await reader.read();
-      if (signal?.aborted) throw aborted();
       if (done) break;
-      const chunk = bytesOf(value);
-      const out = step(chunk);
+      const out = stream.update(bytesOf(value));
       if (out.length > 0) parts.push(out);
-      processed += chunk.byteLength;
-      onProgress?.({ bytesProcessed: processed, fileSize: blob.size });
     }
-    const tail = end();
+    const tail = finish();
     if (tail.length > 0) parts.push(tail);
+  } catch (error) {
+    reader.cancel().catch(() => {});
+    throw error;
   } finally {
-    signal?.removeEventListener('abort', onAbort);
+    stream.free();
   }
   const type = blob.type;
   if (typeof File !== 'undefined' && blob instanceof File) {
@@ -74,39 +74,40 @@ async function transformBlob(blob, step, end, { onProgress, signal }) {
   return new Blob(parts, { type });
 }
 
-function transformStream(input, step, end, { onProgress, signal }) {
+function transformStream(input, stream, finish) {
   const reader = input.getReader();
-  let processed = 0;
+  let live = true;
+  const release = () => {
+    if (live) stream.free();
+    live = false;
+  };
   return new ReadableStream({
     // Loops until it has output: a pull that enqueues nothing would stall the reader.
     async pull(controller) {
-      for (;;) {
-        if (signal?.aborted) {
-          await reader.cancel().catch(() => {});
-          throw aborted();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) {
+            const tail = finish();
+            release();
+            if (tail.length > 0) controller.enqueue(tail);
+            controller.close();
+            return;
+          }
+          const out = stream.update(bytesOf(value));
+          if (out.length > 0) {
+            controller.enqueue(out);
+            return;
+          }
         }
-        const { done, value } = await reader.read();
-        if (signal?.aborted) {
-          await reader.cancel().catch(() => {});
-          throw aborted();
-        }
-        if (done) {
-          const tail = end();
-          if (tail.length > 0) controller.enqueue(tail);
-          controller.close();
-          return;
-        }
-        const chunk = bytesOf(value);
-        const out = step(chunk);
-        processed += chunk.byteLength;
-        onProgress?.({ bytesProcessed: processed, fileSize: undefined });
-        if (out.length > 0) {
-          controller.enqueue(out);
-          return;
-        }
+      } catch (error) {
+        release();
+        await reader.cancel().catch(() => {});
+        throw error;
       }
     },
     cancel(reason) {
+      release();
       return reader.cancel(reason);
     },
   });

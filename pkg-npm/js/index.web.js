@@ -1,59 +1,17 @@
-// Entry point for browsers, Web Workers and bundlers (Vite, webpack): the web glue of
-// wasm-bindgen, which fetches tessera_wasm_bg.wasm next to this file
+// The browser platform (Web Workers and bundlers such as Vite and webpack too): the web
+// glue of wasm-bindgen, which fetches tessera_wasm_bg.wasm next to this file
 // (`new URL(..., import.meta.url)`, understood by bundlers) unless `init({ wasm })` is
-// given the module, its bytes, a Response or a URL.
+// given the module, its bytes, a Response or a URL, and IndexedDB under a non-extractable
+// WebCrypto key as Tessera.initialize's default key store. scripts/build-npm puts it next to
+// dist/web/index.js, which exports the names in exports.json.
 
 import instantiate, * as wasm from './wasm/tessera_wasm.js';
 import { createApi } from './api.js';
-import { IndexedDbKeyStore as BrowserKeyStore } from './keystore-indexeddb.js';
+import { IndexedDbKeyStore } from './keystore-indexeddb.js';
 import { FileKeyStore } from './keystore-file-unavailable.js';
 
-const api = createApi(wasm, {
+export default createApi(wasm, {
   instantiate: (source) => instantiate(source === undefined ? undefined : { module_or_path: source }),
-  // Tessera.initialize's default key store: IndexedDB under a non-extractable WebCrypto key.
-  defaultKeyStore: () => new BrowserKeyStore(),
+  defaultKeyStore: () => new IndexedDbKeyStore(),
+  FileKeyStore,
 });
-
-export const {
-  init,
-  Tessera,
-  Group,
-  KeyPair,
-  Card,
-  AppKey,
-  TokenVerifier,
-  EpochKey,
-  GroupKeys,
-  encrypt,
-  decrypt,
-  EncryptStream,
-  DecryptStream,
-  sealFile,
-  openFile,
-  sealBackup,
-  openBackup,
-  derivePasswords,
-  safetyNumber,
-  verifyCardChain,
-  sealTicketBlob,
-  openTicketBlob,
-  encryptGroupMessage,
-  decryptGroupMessage,
-  groupMessageInfo,
-  MemoryKeyStore,
-  IndexedDbKeyStore,
-  TesseraError,
-  RegisterRequiredError,
-  IdentityAlreadyExistsError,
-  PrivateKeyAlreadyExistsError,
-  PrivateKeyNoBackupError,
-  MissingPrivateKeyError,
-  WrongKeyknoxPasswordError,
-  UsersNotFoundError,
-  IntegrityCheckFailedError,
-  AbortError,
-  NetworkError,
-  GroupError,
-  InvalidInputError,
-} = api;
-export { FileKeyStore };

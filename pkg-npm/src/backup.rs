@@ -19,11 +19,16 @@ pub struct DerivedPasswords {
 /// Splits one user password into a login password and a backup password (Argon2id).
 #[wasm_bindgen(js_name = derivePasswords)]
 pub fn derive_passwords(password: &str) -> Result<DerivedPasswords, JsValue> {
-    let derived = tessera_format::derive_passwords(password).or_js()?;
-    Ok(DerivedPasswords {
-        login_password: derived.login_password.as_str().to_owned(),
-        backup_password: derived.backup_password.as_str().to_owned(),
-    })
+    Ok(tessera_format::derive_passwords(password).or_js()?.into())
+}
+
+impl From<tessera_format::backup::DerivedPasswords> for DerivedPasswords {
+    fn from(derived: tessera_format::backup::DerivedPasswords) -> Self {
+        Self {
+            login_password: derived.login_password.as_str().to_owned(),
+            backup_password: derived.backup_password.as_str().to_owned(),
+        }
+    }
 }
 
 /// Encrypts the key pair's root secret under `password` (94-byte blob).

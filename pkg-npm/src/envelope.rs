@@ -15,7 +15,7 @@ use crate::{
     timestamp_of,
 };
 
-fn recipients_of(cards: &[Card]) -> Vec<Recipient> {
+pub(crate) fn recipients_of(cards: &[Card]) -> Vec<Recipient> {
     cards
         .iter()
         .map(|card| Recipient::from(&card.inner))

@@ -57,11 +57,7 @@ impl EpochKey {
             .try_into()
             .map_err(|_| invalid_input("an epoch secret must be 32 bytes"))?;
         Ok(Self {
-            inner: CoreEpochKey {
-                epoch,
-                secret: secret.into(),
-                participants: identities(participants)?,
-            },
+            inner: CoreEpochKey::from_parts(epoch, secret, participants).or_js()?,
         })
     }
 
@@ -203,11 +199,7 @@ pub fn decrypt_group(
         made_at.as_ref().map(timestamp_of),
     )
     .or_js()?;
-    Ok(Decrypted {
-        plaintext,
-        signer: verified.signer.as_str().to_owned(),
-        signer_card_id: verified.signer_card_id.to_hex(),
-    })
+    Ok(Decrypted::new(plaintext, verified))
 }
 
 /// The clear header of a group message: which group and epoch it belongs to.

@@ -1,6 +1,6 @@
-//! The wasm-bindgen adapter of `tessera-core` for the `tessera-e2ee` npm package.
+//! The wasm-bindgen adapter of `tessera-client` for the `tessera-e2ee` npm package.
 //!
-//! Thin by rule (CONVENTIONS.md): every exported item is a newtype around a core type or
+//! Thin by rule (ARCHITECTURE.md): every exported item is a newtype around a core type or
 //! a one-line call into core, as matrix-sdk-crypto-wasm does. Conversions between JS and
 //! Rust values (bytes, `Date`, errors) are the only code here; anything that two adapters
 //! would both need lives in core. The JavaScript facade in `pkg-npm/js/` adds the platform

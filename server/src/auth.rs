@@ -9,7 +9,7 @@
 
 use axum::{
     extract::FromRequestParts,
-    http::{HeaderValue, header, request::Parts},
+    http::{HeaderMap, header, request::Parts},
 };
 use sha2::{Digest, Sha256};
 use tessera_format::{Identity, Timestamp, TokenError, TokenVerifier};
@@ -50,17 +50,21 @@ impl Authenticator {
         })
     }
 
-    /// The identity an `Authorization` header proves at `now`.
-    pub fn authenticate(
-        &self,
-        authorization: Option<&HeaderValue>,
-        now: Timestamp,
-    ) -> Result<Identity, ApiError> {
-        let header = authorization.ok_or_else(|| {
+    /// The identity the `Authorization` header of `headers` proves at `now`. A request
+    /// with several `Authorization` headers is refused: which one counts would depend on
+    /// the proxies in between.
+    pub fn authenticate(&self, headers: &HeaderMap, now: Timestamp) -> Result<Identity, ApiError> {
+        let mut authorizations = headers.get_all(header::AUTHORIZATION).iter();
+        let header = authorizations.next().ok_or_else(|| {
             ApiError::Unauthorized(
                 "missing Authorization header; send `Authorization: Bearer <token>`".into(),
             )
         })?;
+        if authorizations.next().is_some() {
+            return Err(ApiError::InvalidRequest(
+                "send one Authorization header, not several".into(),
+            ));
+        }
         let token = header
             .to_str()
             .ok()
@@ -123,9 +127,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let identity = state
-            .auth
-            .authenticate(parts.headers.get(header::AUTHORIZATION), Timestamp::now())?;
+        let identity = state.auth.authenticate(&parts.headers, Timestamp::now())?;
         if let Some(limiter) = &state.identity_limiter {
             limiter
                 .check(identity.as_str().to_owned())

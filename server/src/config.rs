@@ -92,6 +92,10 @@ pub const ENVIRONMENT_VARIABLES: &[(&str, &str)] = &[
     ),
     ("TESSERA_ADDRESS_BURST", "request burst per client address"),
     (
+        "TESSERA_HEADER_READ_TIMEOUT_SECONDS",
+        "seconds a connection may take to send a request header",
+    ),
+    (
         "TESSERA_DEMO_MAX_MESSAGE_BYTES",
         "size of one demo message's ciphertext",
     ),
@@ -172,6 +176,8 @@ pub struct Limits {
     pub address_burst: u32,
     /// Largest ciphertext of one demo message, in bytes (decoded); demo mode only.
     pub demo_max_message_bytes: usize,
+    /// Seconds a connection may take to send a request's complete header.
+    pub header_read_timeout_seconds: u64,
 }
 
 impl Default for Limits {
@@ -188,6 +194,7 @@ impl Default for Limits {
             address_requests_per_second: 500,
             address_burst: 5000,
             demo_max_message_bytes: 16 * 1024 * 1024,
+            header_read_timeout_seconds: 30,
         }
     }
 }
@@ -575,16 +582,25 @@ fn override_limits(
         limits.address_requests_per_second,
     )?;
     limits.address_burst = number(env, "TESSERA_ADDRESS_BURST", None, limits.address_burst)?;
+    limits.header_read_timeout_seconds = number(
+        env,
+        "TESSERA_HEADER_READ_TIMEOUT_SECONDS",
+        None,
+        limits.header_read_timeout_seconds,
+    )?;
     limits.demo_max_message_bytes = number(
         env,
         "TESSERA_DEMO_MAX_MESSAGE_BYTES",
         None,
         limits.demo_max_message_bytes,
     )?;
-    if limits.max_batch_items == 0 || limits.max_group_participants == 0 {
+    if limits.max_batch_items == 0
+        || limits.max_group_participants == 0
+        || limits.header_read_timeout_seconds == 0
+    {
         return Err(invalid(
             "limits",
-            "max_batch_items and max_group_participants must be at least 1",
+            "max_batch_items, max_group_participants and header_read_timeout_seconds must be at least 1",
         ));
     }
     Ok(())

@@ -10,6 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use axum::body::Body;
 use axum::{
     Router,
     extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State},
@@ -18,8 +19,15 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{delete, get, post, put},
 };
+use hyper::{body::Incoming, server::conn::http1};
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+    service::TowerToHyperService,
+};
 use thiserror::Error;
 use tokio::{net::TcpListener, sync::Notify, task::JoinHandle};
+use tower::ServiceExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
@@ -27,9 +35,9 @@ use crate::{
     auth::Authenticator,
     config::{Config, Limits},
     error::ApiError,
-    limits::{RateLimiter, retry_after_seconds},
+    limits::{RateLimiter, address_key, retry_after_seconds},
     metrics::Metrics,
-    storage::{self, Storage, StorageError},
+    storage::{Database, Storage, StorageError},
 };
 
 /// Why the server could not start.
@@ -90,7 +98,7 @@ impl Deref for AppState {
 
 impl AppState {
     /// State for `config` over an open `storage`, with demo mode's state if it is on
-    /// ([`demo::DemoMode::from_config`]).
+    /// ([`demo::DemoSettings::from_config`]).
     pub fn new(
         config: &Config,
         storage: Arc<dyn Storage>,
@@ -152,7 +160,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(health::openapi));
     // Demo mode adds its routes and the web chat's files; without it they do not exist.
     let service = if state.demo.is_some() {
-        let message_body_limit = demo::DemoMode::message_body_limit(
+        let message_body_limit = demo::DemoSettings::message_body_limit(
             limits.demo_max_message_bytes,
             limits.max_body_bytes,
         );
@@ -267,7 +275,7 @@ fn client_address(request: &Request, trust_forwarded_for: bool) -> Option<IpAddr
 async fn limit_by_address(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if let Some(limiter) = &state.address_limiter
         && let Some(address) = client_address(&request, state.trust_forwarded_for)
-        && let Err(wait) = limiter.check(address)
+        && let Err(wait) = limiter.check(address_key(address))
     {
         state.metrics.count_rate_limited("address");
         return ApiError::RateLimited {
@@ -321,14 +329,15 @@ pub async fn spawn(config: &Config) -> Result<RunningServer, StartError> {
 /// Opens the database and binds the listen address.
 pub async fn prepare(config: &Config) -> Result<(TcpListener, AppState), StartError> {
     // Demo mode's key is checked first: a refused start leaves the database untouched.
-    let demo = demo::DemoMode::from_config(config)?;
-    let storage = storage::connect_with_search_cache(
+    let demo = demo::DemoSettings::from_config(config)?;
+    let database = Database::open(
         &config.database_url,
         config.database_max_connections,
         config.search_cache_capacity,
     )
     .await?;
-    let state = AppState::new(config, storage, demo)?;
+    let demo = demo.map(|settings| demo::DemoMode::new(settings, database.demo_relay()));
+    let state = AppState::new(config, database.storage(), demo)?;
     if state.demo.is_some() {
         tracing::warn!(
             "DEMO MODE IS ON: POST /demo/login gives anyone a token for any identity. \
@@ -346,6 +355,10 @@ pub async fn prepare(config: &Config) -> Result<(TcpListener, AppState), StartEr
 
 /// Serves until `shutdown` completes, then stops accepting connections, lets in-flight
 /// requests finish for up to `grace`, and closes the database.
+///
+/// Each connection must send a request's complete header within
+/// `limits.header_read_timeout_seconds`, so half-sent requests cannot hold connections
+/// open.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -353,32 +366,52 @@ pub async fn serve(
     grace: Duration,
 ) -> Result<(), std::io::Error> {
     let storage = state.storage.clone();
-    let draining = Arc::new(Notify::new());
-    let server = axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown({
-        let draining = draining.clone();
-        async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            draining.notify_one();
-        }
-    });
-    let outcome = tokio::select! {
-        outcome = server => outcome,
-        () = async {
-            draining.notified().await;
-            tokio::time::sleep(grace).await;
-        } => {
+    let header_read_timeout = Duration::from_secs(state.limits.header_read_timeout_seconds);
+    let router = router(state);
+    let connections = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = router
+            .clone()
+            .map_request(move |request: hyper::Request<Incoming>| {
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(ConnectInfo(remote));
+                request
+            });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            // A client that goes away or times out mid-request ends its connection; that
+            // is not the server's error.
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
+    tokio::select! {
+        () = connections.shutdown() => {}
+        () = tokio::time::sleep(grace) => {
             tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; closing remaining connections");
-            Ok(())
         }
-    };
+    }
     storage.close().await;
     tracing::info!("stopped");
-    outcome
+    Ok(())
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).

@@ -76,4 +76,12 @@ impl<K: Hash + Eq, V> ShardedMap<K, V> {
     pub(crate) fn shard_capacity(capacity: usize) -> usize {
         (capacity / SHARDS).max(1)
     }
+
+    /// How many entries shard `index` holds.
+    #[cfg(test)]
+    pub(crate) fn shard_len(&self, index: usize) -> usize {
+        self.shards.get(index).map_or(0, |shard| {
+            shard.lock().unwrap_or_else(PoisonError::into_inner).len()
+        })
+    }
 }

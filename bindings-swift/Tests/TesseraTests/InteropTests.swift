@@ -1,6 +1,6 @@
 // Mirrors bindings-kotlin/src/test/kotlin/dev/tessera/InteropTest.kt. Not compiled here.
-// Needs TESSERA_INTEROP_DIR with from-rust.json (`tessera-interop write DIR`); writes
-// from-swift.json for `tessera-interop read DIR/from-swift.json swift-side`.
+// Needs TESSERA_INTEROP_DIR with from-rust.json (`tessera-interop write swift DIR`); writes
+// from-swift.json for `tessera-interop read swift DIR`.
 
 import Foundation
 import XCTest

@@ -39,7 +39,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// The Tessera server at `server_url` (`https://…`; `http://` only for development),
+    /// The Tessera server at `server_url` (`https://…`; `http://` only for a server on this machine's loopback),
     /// the device's key store and the app's token provider.
     pub fn new(
         server_url: impl Into<String>,

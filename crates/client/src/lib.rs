@@ -4,7 +4,7 @@
 //! It owns the user's private key on this device (in the platform [`KeyStore`]), talks to
 //! tessera-server over HTTP (docs/API.md) with tokens from the app's [`TokenProvider`],
 //! verifies every card it receives, and encrypts and decrypts with the envelope of
-//! [`tessera_format::envelope`]. Core stays runtime-agnostic: no async runtime is named here.
+//! [`tessera_format::envelope`]. The client stays runtime-agnostic: no async runtime is named here.
 //!
 //! Concerns, one module each: [`config`], [`error`], [`key_store`], [`token`],
 //! [`transport`], `server_api` (the HTTP contract), `card_cache`, `registration`,
@@ -109,18 +109,44 @@ fn key_lock(server_url: &str, identity: &Identity) -> Arc<async_lock::Mutex<()>>
 
 fn normalize_url(url: &str) -> Result<String, Error> {
     let trimmed = url.trim().trim_end_matches('/');
-    let rest = trimmed
-        .strip_prefix("https://")
-        .or_else(|| trimmed.strip_prefix("http://"))
-        .ok_or_else(|| {
-            Error::invalid_input("the server URL must start with https:// or http://")
-        })?;
+    let (rest, plain_http) = match (
+        trimmed.strip_prefix("https://"),
+        trimmed.strip_prefix("http://"),
+    ) {
+        (Some(rest), _) => (rest, false),
+        (None, Some(rest)) => (rest, true),
+        (None, None) => {
+            return Err(Error::invalid_input(
+                "the server URL must start with https:// (or http:// on this machine's loopback)",
+            ));
+        }
+    };
     if rest.is_empty() || rest.contains(['?', '#', ' ']) {
         return Err(Error::invalid_input(
             "the server URL must be a plain base URL such as https://tessera.example.com",
         ));
     }
+    // Without TLS the network reads tokens and rewrites every answer: only a server on
+    // this machine may be reached that way.
+    if plain_http && !is_loopback_host(rest) {
+        return Err(Error::invalid_input(
+            "http:// is allowed only for a server on this machine (localhost, 127.0.0.1, [::1]); use https://",
+        ));
+    }
     Ok(trimmed.to_owned())
+}
+
+/// Whether the authority at the start of `rest` (`host[:port][/path]`) names loopback.
+fn is_loopback_host(rest: &str) -> bool {
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
 }
 
 impl Tessera {
@@ -286,6 +312,28 @@ mod tests {
             "https://t.example.com"
         );
         assert!(normalize_url("ftp://x").is_err());
+        for loopback in [
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3/tessera",
+            "http://localhost:3000",
+            "http://[::1]:8080",
+        ] {
+            assert!(normalize_url(loopback).is_ok(), "{loopback}");
+        }
+        for remote in [
+            "http://tessera.example.com",
+            "http://192.168.1.10:8080",
+            "http://10.0.2.2:8080",
+            "http://[2001:db8::1]:8080",
+            "http://localhost.example.com",
+            "http://127.0.0.1.example.com",
+        ] {
+            assert_eq!(
+                normalize_url(remote).map_err(|e| e.code()),
+                Err("invalid_input"),
+                "{remote}"
+            );
+        }
         assert!(normalize_url("https://").is_err());
     }
 

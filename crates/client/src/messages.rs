@@ -26,6 +26,17 @@ impl Tessera {
         Ok(encrypt_message(&local.keys, &recipients, data)?)
     }
 
+    /// The card to verify a sender against: `sender`, or, when the app names none, the
+    /// user's own (decrypting what the user encrypted, as E3Kit does).
+    /// [`Error::MissingPrivateKey`] without a key on this device, [`Error::NotRegistered`]
+    /// when the user's card is not known here.
+    pub fn sender_or_self(&self, sender: Option<&Card>) -> Result<Card, Error> {
+        if let Some(card) = sender {
+            return Ok(card.clone());
+        }
+        self.require_local()?.card.ok_or(Error::NotRegistered)
+    }
+
     /// Decrypts `data` and verifies that `sender` signed it (use the user's own card for
     /// data the user encrypted). `made_at`, when the app knows when the data was made,
     /// lets data signed before the sender's key rotation verify against the sender's

@@ -19,7 +19,8 @@ use super::{
 };
 use tessera_format::{
     card::Card,
-    envelope::{CHUNK_LENGTH, Decryptor, Encryptor, Verified},
+    envelope::{CHUNK_LENGTH, Decryptor, Encryptor, Recipient, Verified},
+    keys::IdentityKeyPair,
     time::Timestamp,
 };
 use zeroize::Zeroizing;
@@ -146,12 +147,24 @@ impl fmt::Debug for EncryptStream {
 }
 
 impl EncryptStream {
-    pub(crate) fn new(encryptor: Encryptor, options: StreamOptions) -> Self {
-        Self {
+    /// [`Error::Cancelled`] at once when the token already is.
+    pub(crate) fn new(encryptor: Encryptor, options: StreamOptions) -> Result<Self, Error> {
+        options.check_cancelled()?;
+        Ok(Self {
             encryptor: Some(encryptor),
             options,
             processed: 0,
-        }
+        })
+    }
+
+    /// Starts an envelope signed by `sender` for `recipients`, with keys the app manages
+    /// itself (no client); [`Tessera::encrypt_stream`] is the client's way.
+    pub fn with_keys(
+        sender: &IdentityKeyPair,
+        recipients: &[Recipient],
+        options: StreamOptions,
+    ) -> Result<Self, Error> {
+        Self::new(Encryptor::new(sender, recipients)?, options)
     }
 
     /// Encrypts the next piece, appending ciphertext to `out` (whole 64 KiB chunks as they
@@ -231,19 +244,38 @@ impl fmt::Debug for DecryptStream {
 }
 
 impl DecryptStream {
+    /// [`Error::Cancelled`] at once when the token already is.
     pub(crate) fn new(
         decryptor: Decryptor,
         chain: Chain,
         made_at: Option<Timestamp>,
         options: StreamOptions,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, Error> {
+        options.check_cancelled()?;
+        Ok(Self {
             decryptor: Some(decryptor),
             chain,
             made_at,
             options,
             processed: 0,
-        }
+        })
+    }
+
+    /// Starts decrypting with `recipient`'s keys; `finish` verifies against the sender's
+    /// card chain (oldest first), with keys the app manages itself (no client);
+    /// [`Tessera::decrypt_stream`] is the client's way.
+    pub fn with_keys(
+        recipient: &IdentityKeyPair,
+        sender_chain: Vec<Card>,
+        made_at: Option<Timestamp>,
+        options: StreamOptions,
+    ) -> Result<Self, Error> {
+        Self::new(
+            Decryptor::new(recipient),
+            Arc::new(sender_chain),
+            made_at,
+            options,
+        )
     }
 
     /// Feeds the next piece of the envelope, appending released plaintext to `out`.
@@ -326,7 +358,7 @@ impl Tessera {
         let (local, own) = self.local_with_card().await?;
         let recipients = recipient_keys(&own, recipients);
         let encryptor = Encryptor::new(&local.keys, &recipients)?;
-        Ok(EncryptStream::new(encryptor, options))
+        EncryptStream::new(encryptor, options)
     }
 
     /// Starts decrypting a stream from `sender`. A stream cannot be read twice, so when the
@@ -347,12 +379,7 @@ impl Tessera {
                 Err(error) => return Err(error),
             }
         }
-        Ok(DecryptStream::new(
-            Decryptor::new(&local.keys),
-            chain,
-            made_at,
-            options,
-        ))
+        DecryptStream::new(Decryptor::new(&local.keys), chain, made_at, options)
     }
 }
 
@@ -387,9 +414,9 @@ mod tests {
         let options = StreamOptions::new()
             .with_total_bytes(data.len() as u64)
             .with_progress(move |p: Progress| sink.lock().unwrap().push(p));
-        let encryptor = Encryptor::new(&keys, &[(&card).into()]).unwrap();
         let mut envelope = Vec::new();
-        let read = EncryptStream::new(encryptor, options)
+        let read = EncryptStream::with_keys(&keys, &[(&card).into()], options)
+            .unwrap()
             .pipe(data.as_slice(), &mut envelope)
             .unwrap();
         assert_eq!(read, data.len() as u64);
@@ -403,14 +430,11 @@ mod tests {
         );
 
         let mut plaintext = Vec::new();
-        let verified = DecryptStream::new(
-            Decryptor::new(&keys),
-            Arc::new(vec![card.clone()]),
-            None,
-            StreamOptions::new(),
-        )
-        .pipe(envelope.as_slice(), &mut plaintext)
-        .unwrap();
+        let verified =
+            DecryptStream::with_keys(&keys, vec![card.clone()], None, StreamOptions::new())
+                .unwrap()
+                .pipe(envelope.as_slice(), &mut plaintext)
+                .unwrap();
         assert_eq!(plaintext, data);
         assert_eq!(verified.signer_card_id, card.id());
     }
@@ -419,15 +443,21 @@ mod tests {
     fn cancellation_stops_the_stream_for_good() {
         let (keys, card) = alice();
         let token = CancellationToken::new();
-        let encryptor = Encryptor::new(&keys, &[(&card).into()]).unwrap();
-        let mut stream = EncryptStream::new(
-            encryptor,
-            StreamOptions::new().with_cancellation(token.clone()),
-        );
+        let cancellable = || StreamOptions::new().with_cancellation(token.clone());
+        let mut stream = EncryptStream::with_keys(&keys, &[(&card).into()], cancellable()).unwrap();
         let mut out = Vec::new();
         stream.update(&[1; 1000], &mut out).unwrap();
         token.cancel();
         assert_eq!(stream.update(&[1; 1000], &mut out), Err(Error::Cancelled));
         assert_eq!(stream.finish(&mut out), Err(Error::Cancelled));
+        // A stream watching a cancelled token does not start.
+        assert!(matches!(
+            EncryptStream::with_keys(&keys, &[(&card).into()], cancellable()),
+            Err(Error::Cancelled)
+        ));
+        assert!(matches!(
+            DecryptStream::with_keys(&keys, vec![card], None, cancellable()),
+            Err(Error::Cancelled)
+        ));
     }
 }

@@ -433,8 +433,9 @@ impl fmt::Debug for Card {
 }
 
 /// A card as it travels in JSON: `{"snapshot": base64url, "signature": base64url}`.
-/// Unverified until turned into a [`Card`].
+/// Unverified until turned into a [`Card`]. Any other member is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CardWire {
     /// The snapshot bytes.
     #[serde(with = "b64url_bytes")]

@@ -6,7 +6,8 @@
 //! results) and the platform's default key store.
 //!
 //! Concerns: [`platform`] (the app's JS key store, `getToken` and listener as core's
-//! traits), [`group`] ([`group::Group`]), [`streams`] (file encryption in pieces).
+//! traits), [`group`] ([`group::Group`]), [`streams`] (files in pieces, with progress and
+//! cancellation).
 //! Built for wasm only: JS objects are not `Send`, which core requires natively.
 
 pub mod group;
@@ -23,7 +24,7 @@ use wasm_bindgen_futures::future_to_promise;
 use self::{
     group::Group,
     platform::{JsKeyChangedListener, JsKeyStore, JsKeyStoreAdapter, JsTokenProvider, JsTransport},
-    streams::{ClientDecryptStream, ClientEncryptStream},
+    streams::{AbortSignal, ClientDecryptStream, ClientEncryptStream, stream_options},
 };
 use crate::{
     backup::DerivedPasswords,
@@ -105,11 +106,7 @@ impl Tessera {
     /// Splits one password into a login password and a backup password (Argon2id).
     #[wasm_bindgen(js_name = derivePasswords)]
     pub fn derive_passwords(password: &str) -> Result<DerivedPasswords, JsValue> {
-        let derived = client::Tessera::derive_passwords(password).or_js()?;
-        Ok(DerivedPasswords {
-            login_password: derived.login_password.as_str().to_owned(),
-            backup_password: derived.backup_password.as_str().to_owned(),
-        })
+        Ok(client::Tessera::derive_passwords(password).or_js()?.into())
     }
 
     /// The user's identity.
@@ -237,45 +234,59 @@ impl Tessera {
         promise(async move { inner.auth_encrypt(&data, &recipients).await.map(bytes) })
     }
 
-    /// Decrypts `data` and verifies that `sender` (or an earlier card of theirs, with
-    /// `madeAt`) signed it; resolves to the plaintext.
+    /// Decrypts `data` and verifies that `sender` (the user when omitted; or an earlier
+    /// card of theirs, with `madeAt`) signed it; resolves to the plaintext.
     #[wasm_bindgen(js_name = authDecrypt)]
     pub fn auth_decrypt(
         &self,
         data: Vec<u8>,
-        sender: &Card,
+        sender: Option<Card>,
         made_at: Option<js_sys::Date>,
     ) -> Promise {
         let inner = self.inner.clone();
-        let sender = sender.inner.clone();
         let made_at = made_at.as_ref().map(timestamp_of);
-        promise(async move { inner.auth_decrypt(&data, &sender, made_at).await.map(bytes) })
-    }
-
-    /// Starts encrypting data of any size for `recipients` and the user.
-    #[wasm_bindgen(js_name = encryptStream)]
-    pub fn encrypt_stream(&self, recipients: Vec<Card>) -> Promise {
-        let inner = self.inner.clone();
-        let recipients = core_cards(&recipients);
         promise(async move {
-            let stream = inner
-                .encrypt_stream(&recipients, client::StreamOptions::new())
-                .await?;
-            Ok(ClientEncryptStream::new(stream))
+            let sender = inner.sender_or_self(sender.as_ref().map(|card| &card.inner))?;
+            inner.auth_decrypt(&data, &sender, made_at).await.map(bytes)
         })
     }
 
-    /// Starts decrypting data of any size from `sender`.
-    #[wasm_bindgen(js_name = decryptStream)]
-    pub fn decrypt_stream(&self, sender: &Card, made_at: Option<js_sys::Date>) -> Promise {
+    /// Starts encrypting data of any size for `recipients` and the user, reporting
+    /// progress to `onProgress` and stopping when `signal` aborts.
+    #[wasm_bindgen(js_name = encryptStream)]
+    pub fn encrypt_stream(
+        &self,
+        recipients: Vec<Card>,
+        on_progress: Option<Function>,
+        signal: Option<AbortSignal>,
+        file_size: Option<f64>,
+    ) -> Promise {
         let inner = self.inner.clone();
-        let sender = sender.inner.clone();
-        let made_at = made_at.as_ref().map(timestamp_of);
+        let recipients = core_cards(&recipients);
+        let (options, abort) = stream_options(on_progress, signal, file_size);
         promise(async move {
-            let stream = inner
-                .decrypt_stream(&sender, made_at, client::StreamOptions::new())
-                .await?;
-            Ok(ClientDecryptStream::new(stream))
+            let stream = inner.encrypt_stream(&recipients, options).await?;
+            Ok(ClientEncryptStream::new(stream, abort))
+        })
+    }
+
+    /// Starts decrypting data of any size from `sender` (the user when omitted).
+    #[wasm_bindgen(js_name = decryptStream)]
+    pub fn decrypt_stream(
+        &self,
+        sender: Option<Card>,
+        made_at: Option<js_sys::Date>,
+        on_progress: Option<Function>,
+        signal: Option<AbortSignal>,
+        file_size: Option<f64>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        let made_at = made_at.as_ref().map(timestamp_of);
+        let (options, abort) = stream_options(on_progress, signal, file_size);
+        promise(async move {
+            let sender = inner.sender_or_self(sender.as_ref().map(|card| &card.inner))?;
+            let stream = inner.decrypt_stream(&sender, made_at, options).await?;
+            Ok(ClientDecryptStream::new(stream, abort))
         })
     }
 

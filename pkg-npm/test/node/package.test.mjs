@@ -75,9 +75,9 @@ test("the README's example without a server runs as written", () => {
   execFileSync(process.execPath, [file], { stdio: 'pipe' });
 });
 
-// The size budget. The issue's target was 200 KiB, met by the cryptography alone (182.5
+// The size budget. The project's target was 200 KiB, met by the cryptography alone (182.5
 // KiB); the device client (HTTP API, JSON, card cache, groups, Promise glue) adds ~143 KiB,
-// measured in docs/NPM.md "Build choices". This guard keeps it from growing unnoticed.
+// measured in docs/BENCHMARKS.md. This guard keeps it from growing unnoticed.
 const WASM_BUDGET_GZIPPED = 335 * 1024;
 
 test(`the shipped .wasm stays within its size budget (${WASM_BUDGET_GZIPPED / 1024} KiB gzipped)`, () => {

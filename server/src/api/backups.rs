@@ -88,9 +88,17 @@ fn precondition(headers: &HeaderMap, allow_if_none_match: bool) -> Result<Precon
                 .strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
                 .unwrap_or(&value);
-            digits.parse().map(Precondition::VersionIs).map_err(|_| {
+            let version: u64 = digits.parse().map_err(|_| {
                 ApiError::InvalidRequest("If-Match must be `*` or an ETag such as \"3\"".into())
-            })
+            })?;
+            // Versions are stored as signed 64-bit integers: a larger ETag names a version
+            // no backup can have.
+            if i64::try_from(version).is_err() {
+                return Err(ApiError::VersionMismatch(
+                    "no backup has this version".into(),
+                ));
+            }
+            Ok(Precondition::VersionIs(version))
         }
     }
 }

@@ -4,7 +4,7 @@
 //! can sign in as anyone), so it is off unless `--demo` or `TESSERA_DEMO` asks for it;
 //! without it none of these routes exists.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Arc};
 
 use axum::{
     Json,
@@ -24,7 +24,7 @@ use crate::{
     data_dir,
     error::ApiError,
     server::{AppState, StartError},
-    storage::{DemoMessage, DemoMessageKind, NewDemoMessage},
+    storage::demo_relay::{DemoMessage, DemoMessageKind, DemoRelayStore, NewDemoMessage},
 };
 
 /// Most recipients of one message.
@@ -51,8 +51,8 @@ const API_PREFIXES: &[&str] = &[
     "/openapi.json",
 ];
 
-/// What demo mode needs at run time.
-pub struct DemoMode {
+/// Demo mode's settings, checked at start before the database opens.
+pub struct DemoSettings {
     app_key: AppKey,
     app_id: String,
     token_lifetime_seconds: u64,
@@ -60,8 +60,8 @@ pub struct DemoMode {
     max_message_bytes: usize,
 }
 
-impl DemoMode {
-    /// Demo mode's state for `config`, or `None` when it is off. Reads the app private key
+impl DemoSettings {
+    /// Demo mode's settings for `config`, or `None` when it is off. Reads the app private key
     /// (tokens are minted with it) and checks that the server accepts its tokens.
     pub fn from_config(config: &Config) -> Result<Option<Self>, StartError> {
         if !config.demo {
@@ -125,11 +125,32 @@ impl DemoMode {
     }
 }
 
+impl std::fmt::Debug for DemoSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoSettings")
+            .field("app_id", &self.app_id)
+            .field("serves_web", &self.web.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What demo mode needs at run time: its settings and the relay's store.
+pub struct DemoMode {
+    settings: DemoSettings,
+    relay: Arc<dyn DemoRelayStore>,
+}
+
+impl DemoMode {
+    /// Demo mode with `settings`, relaying through `relay`.
+    pub fn new(settings: DemoSettings, relay: Arc<dyn DemoRelayStore>) -> Self {
+        Self { settings, relay }
+    }
+}
+
 impl std::fmt::Debug for DemoMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DemoMode")
-            .field("app_id", &self.app_id)
-            .field("serves_web", &self.web.is_some())
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
@@ -165,13 +186,16 @@ pub async fn login(
     let identity = Identity::new(request.identity)
         .map_err(|e| ApiError::InvalidRequest(format!("identity: {e}")))?;
     let now = Timestamp::now();
-    let token = demo
-        .app_key
-        .mint(&demo.app_id, &identity, now, demo.token_lifetime_seconds);
+    let token = demo.settings.app_key.mint(
+        &demo.settings.app_id,
+        &identity,
+        now,
+        demo.settings.token_lifetime_seconds,
+    );
     let mut response = Json(LoginResponse {
         identity: identity.as_str().to_owned(),
         token,
-        expires_at: now.plus(demo.token_lifetime_seconds).0,
+        expires_at: now.plus(demo.settings.token_lifetime_seconds).0,
     })
     .into_response();
     response
@@ -227,24 +251,24 @@ pub async fn post_message(
         to.push(Identity::new(text).map_err(|e| ApiError::InvalidRequest(format!("to: {e}")))?);
     }
     check_conversation(&request.conversation)?;
+    let max_message_bytes = demo.settings.max_message_bytes;
     let too_large = || {
         ApiError::PayloadTooLarge(format!(
-            "a demo message's ciphertext is at most {} bytes",
-            demo.max_message_bytes
+            "a demo message's ciphertext is at most {max_message_bytes} bytes"
         ))
     };
     // Refuse before decoding when even the encoded form is too long.
-    if request.ciphertext.len() > demo.max_message_bytes.div_ceil(3).saturating_mul(4) {
+    if request.ciphertext.len() > max_message_bytes.div_ceil(3).saturating_mul(4) {
         return Err(too_large());
     }
     let ciphertext = decode_base64url("ciphertext", &request.ciphertext)?;
-    if ciphertext.len() > demo.max_message_bytes {
+    if ciphertext.len() > max_message_bytes {
         return Err(too_large());
     }
     let now = Timestamp::now().0;
-    let id = state
-        .storage
-        .post_demo_message(
+    let id = demo
+        .relay
+        .post_message(
             NewDemoMessage {
                 sender: &caller,
                 to: &to,
@@ -284,7 +308,7 @@ pub async fn list_messages(
     Caller(caller): Caller,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<ListResponse>, ApiError> {
-    demo_of(&state)?;
+    let demo = demo_of(&state)?;
     let after = query.after.unwrap_or(0);
     if i64::try_from(after).is_err() {
         return Err(ApiError::InvalidRequest(
@@ -297,9 +321,9 @@ pub async fn list_messages(
             "limit must be 1..={MAX_MESSAGES_PAGE}"
         )));
     }
-    let messages = state
-        .storage
-        .demo_messages(&caller, after, limit, MAX_PAGE_CIPHERTEXT_BYTES)
+    let messages = demo
+        .relay
+        .messages(&caller, after, limit, MAX_PAGE_CIPHERTEXT_BYTES)
         .await?;
     Ok(Json(ListResponse { messages }))
 }
@@ -310,13 +334,12 @@ pub async fn get_message(
     Caller(caller): Caller,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<DemoMessage>, ApiError> {
-    demo_of(&state)?;
+    let demo = demo_of(&state)?;
     let id = id
         .parse::<u64>()
         .map_err(|_| ApiError::InvalidRequest("a message id is a non-negative integer".into()))?;
-    state
-        .storage
-        .demo_message(&caller, id)
+    demo.relay
+        .message(&caller, id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound("no such message".into()))
@@ -333,9 +356,8 @@ pub async fn users(
     State(state): State<AppState>,
     Caller(_): Caller,
 ) -> Result<Json<UsersResponse>, ApiError> {
-    demo_of(&state)?;
-    let identities = state
-        .storage
+    let identities = demo_of(&state)?
+        .relay
         .identities_with_active_cards(MAX_USERS)
         .await?;
     Ok(Json(UsersResponse { identities }))
@@ -388,7 +410,7 @@ pub async fn web_file(State(state): State<AppState>, request: Request) -> Respon
     let Some(demo) = state.demo.as_ref().filter(|_| !is_api_path(path)) else {
         return ApiError::NotFound("no such endpoint; see /openapi.json".into()).into_response();
     };
-    let Some(web) = &demo.web else {
+    let Some(web) = &demo.settings.web else {
         if path != "/" {
             return ApiError::NotFound("no such page: the web chat is not built".into())
                 .into_response();

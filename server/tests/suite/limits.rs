@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::{Database, TestServer, b64, send};
+use crate::harness::{Database, TestServer, b64, card, send, unb64};
 
 pub(crate) async fn size_and_batch_limits(database: Database) {
     let server = TestServer::start_with(database, |config| {
@@ -218,5 +218,102 @@ pub(crate) async fn hostile_input_gets_clear_errors(database: Database) {
         )
         .await
         .expect(200, "");
+    server.stop().await;
+}
+
+pub(crate) async fn hostile_headers_are_refused_cleanly(database: Database) {
+    let server = TestServer::start(database).await;
+    let alice = server.token("alice");
+    server
+        .put(
+            "/v1/backups/k",
+            Some(&alice),
+            &json!({ "blob": b64(b"one") }),
+        )
+        .await
+        .expect(201, "");
+    // ETags beyond the stored versions' range: a failed precondition, never a 500.
+    for huge in [
+        "\"9223372036854775808\"",
+        "\"18446744073709551615\"",
+        "9223372036854775808",
+    ] {
+        let put = server
+            .request(Method::PUT, "/v1/backups/k", Some(&alice))
+            .header("if-match", huge)
+            .json(&json!({ "blob": b64(b"two") }));
+        send(put).await.expect(412, "version_mismatch");
+        let delete = server
+            .request(Method::DELETE, "/v1/backups/k", Some(&alice))
+            .header("if-match", huge);
+        send(delete).await.expect(412, "version_mismatch");
+    }
+    let kept = server.get("/v1/backups/k", Some(&alice)).await;
+    assert_eq!(unb64(kept.json["blob"].as_str().unwrap()), b"one");
+
+    // Two Authorization headers: which one a proxy would have used is unknowable.
+    let twice = server
+        .request(Method::GET, "/v1/identities/alice/cards", Some(&alice))
+        .header("authorization", format!("Bearer {}", server.token("bob")));
+    send(twice).await.expect(400, "invalid_request");
+
+    // An unknown member inside the card object, on an otherwise valid card.
+    let first = card("alice", 1, None);
+    let mut wire = serde_json::to_value(first.to_wire()).unwrap();
+    wire["note"] = json!("extra");
+    server
+        .post("/v1/cards", Some(&alice), &json!({ "card": wire }))
+        .await
+        .expect(400, "invalid_request");
+    server.publish("alice", &first).await.expect(201, "");
+    server.stop().await;
+}
+
+pub(crate) async fn ipv6_clients_share_their_64_budget(database: Database) {
+    let server = TestServer::start_with(database, |config| {
+        config.trust_forwarded_for = true;
+        config.limits.address_requests_per_second = 1;
+        config.limits.address_burst = 2;
+    })
+    .await;
+    let from = |address: &str| {
+        send(
+            server
+                .request(Method::GET, "/v1/log/head", None)
+                .header("x-forwarded-for", address.to_owned()),
+        )
+    };
+    from("2001:db8:1:2::1").await.expect(200, "");
+    from("2001:db8:1:2::2").await.expect(200, "");
+    // A third address of the same /64 gets no budget of its own.
+    from("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        .await
+        .expect(429, "rate_limited");
+    from("2001:db8:1:3::1").await.expect(200, "");
+    server.stop().await;
+}
+
+pub(crate) async fn half_sent_requests_are_cut_off(database: Database) {
+    let server = TestServer::start_with(database, |config| {
+        config.limits.header_read_timeout_seconds = 1;
+    })
+    .await;
+    let address = server.base.strip_prefix("http://").unwrap().to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let closed =
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    assert!(
+        closed.is_ok(),
+        "a connection that never finished its header was still open after 10 s"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    // Complete requests are served as before.
+    assert_eq!(server.get("/healthz", None).await.status, 200);
     server.stop().await;
 }

@@ -45,6 +45,23 @@ async fn encryption_and_decryption_work_without_the_network() {
         .await
         .unwrap();
     let own = offline.own_card().unwrap();
+    // No sender named: the user's own card, known offline.
+    assert_eq!(offline.sender_or_self(None).unwrap(), own);
+    assert_eq!(offline.sender_or_self(Some(&bob_card)).unwrap(), bob_card);
+    let keyless = Tessera::initialize(
+        Config::new(
+            dead_url.clone(),
+            Arc::new(tessera_client::InMemoryKeyStore::new()),
+            alice.tokens.clone(),
+        )
+        .with_identity("alice"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        keyless.sender_or_self(None).unwrap_err(),
+        Error::MissingPrivateKey
+    );
     assert_eq!(
         offline.auth_decrypt(&to_bob, &own, None).await.unwrap(),
         b"written offline"

@@ -3,7 +3,7 @@
 //! Deterministic; the committed files are its output. Regenerate with
 //!
 //! ```sh
-//! cd core/fuzz && RUSTFLAGS='--cfg fuzzing' cargo +nightly run --example seeds
+//! cd crates/format/fuzz && RUSTFLAGS='--cfg fuzzing' cargo +nightly run --example seeds
 //! ```
 
 use std::{fs, io, path::Path};

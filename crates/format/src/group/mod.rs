@@ -153,6 +153,23 @@ impl EpochKey {
             participants,
         })
     }
+
+    /// An epoch rebuilt from its parts (as stored or exported by an app); fails on an
+    /// invalid participant identity.
+    pub fn from_parts<S: Into<String>>(
+        epoch: u32,
+        secret: [u8; 32],
+        participants: impl IntoIterator<Item = S>,
+    ) -> Result<Self, CardError> {
+        Ok(Self {
+            epoch,
+            secret: Zeroizing::new(secret),
+            participants: participants
+                .into_iter()
+                .map(Identity::new)
+                .collect::<Result<_, _>>()?,
+        })
+    }
 }
 
 impl fmt::Debug for EpochKey {

@@ -239,3 +239,16 @@ fn group_ids_are_checked() {
     assert!(GroupId::new("x".repeat(129)).is_err());
     assert!(GroupId::new("team:42_a-b.c").is_ok());
 }
+
+#[test]
+fn epoch_keys_rebuild_from_parts() {
+    let key = EpochKey::generate(3, vec![Identity::new("alice").unwrap()]).unwrap();
+    let rebuilt = EpochKey::from_parts(3, *key.secret, ["alice"]).unwrap();
+    assert_eq!(rebuilt.epoch, key.epoch);
+    assert_eq!(rebuilt.secret, key.secret);
+    assert_eq!(rebuilt.participants, key.participants);
+    assert!(matches!(
+        EpochKey::from_parts(3, [0; 32], [""]),
+        Err(CardError::InvalidIdentity(_))
+    ));
+}

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.TestFactory
 /**
  * Cross-language: messages written by tessera-client in Rust (and by the npm package when its
  * test run left `from-npm.json`) decrypt here, and messages written here are checked by Rust
- * afterwards (scripts/test-kotlin, `tessera-interop read`). Fixed test keys only:
+ * afterwards (scripts/build-kotlin --test, `tessera-interop read kotlin`). Fixed test keys only:
  * rust-side 0x11 × 32, npm-side 0x22 × 32, kotlin-side 0x33 × 32.
  */
 class InteropTest {
@@ -47,8 +47,8 @@ class InteropTest {
 
     /**
      * One test per implementation whose file is present: Rust's always (written by
-     * scripts/test-kotlin just before), the npm package's when scripts/test-npm ran earlier
-     * in the same scripts/test run (scripts/test-kotlin then sets TESSERA_NPM_INTEROP_FILE).
+     * scripts/build-kotlin --test just before), the npm package's when scripts/test-npm ran earlier
+     * in the same scripts/test run (scripts/build-kotlin then sets TESSERA_NPM_INTEROP_FILE).
      */
     @TestFactory
     fun `messages from the other implementations decrypt and verify in Kotlin`(): List<DynamicTest> {

@@ -15,9 +15,9 @@ import org.junit.jupiter.api.function.Executable
 /** The repository root (set by the pom for surefire, or by scripts). */
 val repositoryRoot: Path = Paths.get(System.getenv("TESSERA_ROOT") ?: "../").toAbsolutePath().normalize()
 
-/** An environment variable the test run must set (scripts/test-kotlin sets them all). */
+/** An environment variable the test run must set (scripts/build-kotlin --test sets them all). */
 fun requiredEnv(name: String): String =
-    System.getenv(name) ?: error("$name is not set: run the tests through scripts/test-kotlin")
+    System.getenv(name) ?: error("$name is not set: run the tests through scripts/build-kotlin --test")
 
 fun String.hexToBytes(): ByteArray {
     require(length % 2 == 0) { "odd hex length" }

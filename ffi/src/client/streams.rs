@@ -13,7 +13,8 @@ use tessera_client::{
     self as core, CancellationToken as CoreCancellationToken, Progress as CoreProgress,
 };
 
-use crate::{envelope::Decrypted, error::TesseraError, platform::ProgressListener};
+use super::platform::ProgressListener;
+use crate::{envelope::Decrypted, error::TesseraError};
 
 /// Cancels streams from anywhere (another thread, a UI button): their next `update` or
 /// `finish` fails with `Cancelled`, and they stay failed.
@@ -74,11 +75,11 @@ impl From<StreamOptions> for core::StreamOptions {
     }
 }
 
-fn finished() -> TesseraError {
+pub(super) fn finished() -> TesseraError {
     TesseraError::invalid_input("this stream has finished or failed; start a new one")
 }
 
-fn poisoned() -> TesseraError {
+pub(super) fn poisoned() -> TesseraError {
     TesseraError::Internal {
         reason: "the stream's lock is poisoned".to_owned(),
     }

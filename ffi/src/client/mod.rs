@@ -2,20 +2,29 @@
 //! Async methods become Kotlin `suspend` functions and Swift `async` ones; they run on
 //! UniFFI's tokio support because core's default HTTP transport (reqwest) needs a tokio
 //! runtime natively. Core itself stays runtime-agnostic.
+//!
+//! Concerns: [`platform`] (the traits Kotlin and Swift implement), [`group`]
+//! ([`group::Group`]), [`streams`] (large data in pieces with progress and cancellation).
+
+pub mod group;
+pub mod platform;
+pub mod streams;
 
 use std::{sync::Arc, time::SystemTime};
 
 use tessera_client::{Config, Tessera as CoreTessera};
 
-use crate::{
-    card::{Card, FoundUsers},
-    error::TesseraError,
-    groups::Group,
+use self::{
+    group::Group,
     platform::{
         KeyChangedAdapter, KeyChangedListener, KeyStore, KeyStoreAdapter, TokenProvider,
         TokenProviderAdapter,
     },
     streams::{DecryptStream, EncryptStream, StreamOptions},
+};
+use crate::{
+    card::{Card, FoundUsers},
+    error::TesseraError,
     timestamp_of,
 };
 
@@ -165,16 +174,19 @@ impl Tessera {
     }
 
     /// Decrypts `data` and verifies that `sender` (or, with `made_at` before their key
-    /// rotation, an earlier card of theirs) signed it.
+    /// rotation, an earlier card of theirs) signed it; null / nil `sender`: the user.
     pub async fn auth_decrypt(
         &self,
         data: Vec<u8>,
-        sender: Arc<Card>,
+        sender: Option<Arc<Card>>,
         made_at: Option<SystemTime>,
     ) -> Result<Vec<u8>> {
+        let sender = self
+            .inner
+            .sender_or_self(sender.as_deref().map(|c| &c.inner))?;
         Ok(self
             .inner
-            .auth_decrypt(&data, &sender.inner, made_at.map(timestamp_of))
+            .auth_decrypt(&data, &sender, made_at.map(timestamp_of))
             .await?)
     }
 
@@ -191,16 +203,19 @@ impl Tessera {
         ))
     }
 
-    /// Starts decrypting data of any size from `sender`.
+    /// Starts decrypting data of any size from `sender` (null / nil: the user).
     pub async fn decrypt_stream(
         &self,
-        sender: Arc<Card>,
+        sender: Option<Arc<Card>>,
         made_at: Option<SystemTime>,
         options: StreamOptions,
     ) -> Result<Arc<DecryptStream>> {
+        let sender = self
+            .inner
+            .sender_or_self(sender.as_deref().map(|c| &c.inner))?;
         Ok(DecryptStream::wrap(
             self.inner
-                .decrypt_stream(&sender.inner, made_at.map(timestamp_of), options.into())
+                .decrypt_stream(&sender, made_at.map(timestamp_of), options.into())
                 .await?,
         ))
     }

@@ -1,5 +1,5 @@
 //! The client's groups (docs/CLIENT.md "Groups"): [`Group`] over `tessera_client::Group`,
-//! created and loaded through [`crate::client::Tessera`]. Group cryptography with explicit
+//! created and loaded through [`super::Tessera`]. Group cryptography with explicit
 //! keys is in [`crate::group`].
 
 use std::{
@@ -11,6 +11,7 @@ use tessera_client::Group as CoreGroup;
 
 use tessera_format::group::GroupEncryptor;
 
+use super::streams::{finished, poisoned};
 use crate::{
     card::{Card, FoundUsers},
     error::TesseraError,
@@ -113,16 +114,6 @@ impl Group {
 #[derive(Debug, uniffi::Object)]
 pub struct GroupEncryptStream {
     inner: Mutex<Option<GroupEncryptor>>,
-}
-
-fn finished() -> TesseraError {
-    TesseraError::invalid_input("this stream has finished or failed; start a new one")
-}
-
-fn poisoned() -> TesseraError {
-    TesseraError::Internal {
-        reason: "the stream's lock is poisoned".to_owned(),
-    }
 }
 
 #[uniffi::export]
