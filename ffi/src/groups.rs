@@ -116,7 +116,7 @@ pub struct GroupEncryptStream {
 }
 
 fn finished() -> TesseraError {
-    TesseraError::invalid_input("this stream has finished or failed; start a new one")
+    tessera_client::Error::InvalidState.into()
 }
 
 fn poisoned() -> TesseraError {

@@ -75,7 +75,7 @@ impl From<StreamOptions> for core::StreamOptions {
 }
 
 fn finished() -> TesseraError {
-    TesseraError::invalid_input("this stream has finished or failed; start a new one")
+    tessera_client::Error::InvalidState.into()
 }
 
 fn poisoned() -> TesseraError {
