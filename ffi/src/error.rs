@@ -403,7 +403,7 @@ pub enum CryptoError {
     /// A group ticket or group message failed (`GroupError`).
     #[error("{reason}")]
     Group {
-        /// The stable kind, e.g. `unknown_epoch`.
+        /// The stable kind, e.g. `group_epoch_unknown`.
         kind: String,
         /// What went wrong.
         reason: String,
