@@ -5,16 +5,10 @@
 use tessera_client::{DecryptStream, EncryptStream};
 use wasm_bindgen::prelude::*;
 
-use crate::{
-    envelope::Decrypted,
-    error::{OrJs, js_error},
-};
+use crate::{envelope::Decrypted, error::OrJs};
 
 fn finished() -> JsValue {
-    js_error(
-        "invalid_state",
-        "this stream has finished or failed; start a new one",
-    )
+    crate::error::IntoJsError::into_js(tessera_client::Error::InvalidState)
 }
 
 /// Encrypts a file piece by piece (from `Tessera.encryptStream`).
