@@ -491,7 +491,7 @@ def verify_sender(header, plaintext, trailer_kid, signature, sender_cards, made_
     if idx != len(cards) - 1:
         successor = cards[idx + 1]
         if made_at is None:
-            raise TesseraError("signed_with_previous_key")
+            raise TesseraError("made_at_required")
         if made_at >= successor["created_at"]:
             raise TesseraError("signer_key_replaced")
     if not ed25519_verify_strict(cards[idx]["A"], message_signing_message(header, plaintext),
@@ -805,7 +805,7 @@ def decrypt_group_message(msg, group_id, epochs, sender_cards, made_at):
     if gid != group_id:
         raise TesseraError("wrong_group")
     if epoch not in epochs:
-        raise TesseraError("unknown_epoch")
+        raise TesseraError("group_epoch_unknown")
     secret, participants = epochs[epoch]
     header = msg[:header_len]
     plaintext, kid, sig = open_payload(payload_nonce, secret, header, msg[header_len:])

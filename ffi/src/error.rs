@@ -1,13 +1,14 @@
 //! Errors as foreign exceptions.
 //!
 //! - [`TesseraError`]: everything the client ([`crate::client::Tessera`]) and its streams
-//!   fail with: one variant per variant of `tessera_client::Error`, each carrying
-//!   core's message (`reason`, which says what to do next) and its structured fields;
-//!   `code()` is core's stable machine code. Kotlin: `TesseraException.WrongPassword`…,
+//!   fail with: one variant per variant of `tessera_client::Error`, each carrying the
+//!   client's message (`reason`, which says what to do next) and its structured fields;
+//!   `code()` is the client's stable machine code, from its one code table
+//!   (`tessera_client::for_each_error_code!`). Kotlin: `TesseraException.WrongPassword`…,
 //!   Swift: `TesseraError.WrongPassword(reason:)`.
-//! - [`CryptoError`]: the lower layers (cards, envelopes, backups, tokens, groups) used
-//!   directly; `kind()` is core's stable kind (`DecryptError::kind`, …), the same strings
-//!   the test vectors and the npm package use.
+//! - [`CryptoError`]: the lower layers (cards, keys, envelopes, backups, tokens, groups)
+//!   used directly; `kind()` is the error's `kind()` (`tessera_format::ERROR_KINDS`), the
+//!   same strings the test vectors and the npm package use.
 //! - [`PlatformError`]: what the app's key store, token provider and listeners report;
 //!   anything else they throw arrives as UniFFI's unexpected-callback error and converts
 //!   into it.
@@ -180,7 +181,7 @@ pub enum TesseraError {
         /// What happened and what to do next.
         reason: String,
     },
-    /// An argument is invalid (identity, empty password, URL, a finished stream…).
+    /// An argument is invalid (identity, empty password, URL…).
     #[error("{reason}")]
     InvalidInput {
         /// What happened and what to do next.
@@ -189,6 +190,12 @@ pub enum TesseraError {
     /// Reading or writing a stream failed.
     #[error("{reason}")]
     Io {
+        /// What happened and what to do next.
+        reason: String,
+    },
+    /// A stream was used after it finished or failed: start a new one.
+    #[error("{reason}")]
+    InvalidState {
         /// What happened and what to do next.
         reason: String,
     },
@@ -255,43 +262,7 @@ impl TesseraError {
     /// The stable machine code (snake_case, `tessera_client::Error::code`), the same
     /// in Rust, JS, Kotlin and Swift.
     pub fn code(&self) -> String {
-        match self {
-            Self::NotRegistered { .. } => "not_registered",
-            Self::MissingPrivateKey { .. } => "missing_private_key",
-            Self::AlreadyRegistered { .. } => "already_registered",
-            Self::PrivateKeyAlreadyExists { .. } => "private_key_already_exists",
-            Self::NoBackup { .. } => "no_backup",
-            Self::BackupAlreadyExists { .. } => "backup_already_exists",
-            Self::BackupKeyMismatch { .. } => "backup_key_mismatch",
-            Self::WrongPassword { .. } => "wrong_password",
-            Self::UsersNotFound { .. } => "users_not_found",
-            Self::CardVerificationFailed { .. } => "card_verification_failed",
-            Self::DecryptionFailed { .. } => "decryption_failed",
-            Self::NotARecipient { .. } => "not_a_recipient",
-            Self::WrongSender { .. } => "wrong_sender",
-            Self::SignatureInvalid { .. } => "signature_invalid",
-            Self::MadeAtRequired { .. } => "made_at_required",
-            Self::SignerKeyReplaced { .. } => "signer_key_replaced",
-            Self::UnsupportedFormat { .. } => "unsupported_format",
-            Self::Network { .. } => "network",
-            Self::Unauthorized { .. } => "unauthorized",
-            Self::Server { .. } => "server",
-            Self::InvalidServerResponse { .. } => "invalid_server_response",
-            Self::Conflict { .. } => "conflict",
-            Self::KeyStore { .. } => "key_store",
-            Self::TokenProvider { .. } => "token_provider",
-            Self::InvalidInput { .. } => "invalid_input",
-            Self::Io { .. } => "io",
-            Self::GroupNotFound { .. } => "group_not_found",
-            Self::GroupAlreadyExists { .. } => "group_already_exists",
-            Self::NotGroupInitiator { .. } => "not_group_initiator",
-            Self::NotGroupParticipant { .. } => "not_group_participant",
-            Self::GroupEpochUnknown { .. } => "group_epoch_unknown",
-            Self::SenderNotParticipant { .. } => "sender_not_participant",
-            Self::Cancelled { .. } => "cancelled",
-            Self::Internal { .. } => "internal",
-        }
-        .to_owned()
+        self.client_code().to_owned()
     }
 
     /// The message: what went wrong and what to do next (no secrets).
@@ -300,14 +271,21 @@ impl TesseraError {
     }
 }
 
-impl TesseraError {
-    /// An `InvalidInput` error with `reason`.
-    pub(crate) fn invalid_input(reason: impl Into<String>) -> Self {
-        Self::InvalidInput {
-            reason: reason.into(),
+// One variant per entry of the client's code table, with the same name: a variant missing
+// here or left over fails to compile.
+macro_rules! client_codes {
+    ($($variant:ident => $code:literal,)*) => {
+        impl TesseraError {
+            fn client_code(&self) -> &'static str {
+                match self {
+                    $(Self::$variant { .. } => $code,)*
+                }
+            }
         }
-    }
+    };
 }
+
+tessera_client::for_each_error_code!(client_codes);
 
 impl From<CoreError> for TesseraError {
     fn from(error: CoreError) -> Self {
@@ -351,6 +329,7 @@ impl From<CoreError> for TesseraError {
             CoreError::TokenProvider { .. } => Self::TokenProvider { reason },
             CoreError::InvalidInput { .. } => Self::InvalidInput { reason },
             CoreError::Io { .. } => Self::Io { reason },
+            CoreError::InvalidState => Self::InvalidState { reason },
             CoreError::GroupNotFound { group_id } => Self::GroupNotFound { reason, group_id },
             CoreError::GroupAlreadyExists { group_id } => {
                 Self::GroupAlreadyExists { reason, group_id }
@@ -424,7 +403,7 @@ pub enum CryptoError {
     /// A group ticket or group message failed (`GroupError`).
     #[error("{reason}")]
     Group {
-        /// The stable kind, e.g. `unknown_epoch`.
+        /// The stable kind, e.g. `group_epoch_unknown`.
         kind: String,
         /// What went wrong.
         reason: String,
@@ -462,38 +441,13 @@ macro_rules! kinded {
 
 kinded!(
     CardError => Card,
+    KeyError => Key,
+    EncryptError => Encrypt,
     DecryptError => Decrypt,
     BackupError => Backup,
     TokenError => Token,
     GroupError => Group,
 );
-
-impl From<EncryptError> for CryptoError {
-    fn from(error: EncryptError) -> Self {
-        let kind = match error {
-            EncryptError::Randomness(_) => "randomness_unavailable",
-            EncryptError::Internal(_) => "internal",
-            _ => "invalid_input",
-        };
-        Self::Encrypt {
-            kind: kind.to_owned(),
-            reason: error.to_string(),
-        }
-    }
-}
-
-impl From<KeyError> for CryptoError {
-    fn from(error: KeyError) -> Self {
-        let kind = match error {
-            KeyError::Randomness(_) => "randomness_unavailable",
-            _ => "invalid_key",
-        };
-        Self::Key {
-            kind: kind.to_owned(),
-            reason: error.to_string(),
-        }
-    }
-}
 
 impl CryptoError {
     /// A `Key` error of kind `invalid_key`: bytes of the wrong length.
@@ -580,6 +534,7 @@ mod tests {
             CoreError::TokenProvider { message: text() },
             CoreError::InvalidInput { message: text() },
             CoreError::Io { message: text() },
+            CoreError::InvalidState,
             CoreError::GroupNotFound {
                 group_id: "team".into(),
             },
@@ -636,6 +591,13 @@ mod tests {
         assert_eq!(error.kind(), "not_a_recipient");
         let error = CryptoError::from(BackupError::WrongPassword);
         assert_eq!(error.kind(), "wrong_password");
+        let error = CryptoError::from(EncryptError::NoRecipients);
+        assert_eq!(error.kind(), EncryptError::NoRecipients.kind());
+        let error = CryptoError::from(KeyError::InvalidSigningKey);
+        assert_eq!(error.kind(), KeyError::InvalidSigningKey.kind());
+        assert!(
+            tessera_format::ERROR_KINDS.contains(&CryptoError::invalid_key("x").kind().as_str())
+        );
     }
 
     #[test]

@@ -67,53 +67,65 @@ for (const [name, Class] of Object.entries({
   Object.defineProperty(Class.prototype, 'name', { value: name, writable: true, configurable: true });
 }
 
-const CLASS_OF_CODE = {
+/**
+ * The class of every code: each client code (tessera-client's code table, in its order;
+ * the wasm adapter's `errorCodes()`) and the format kinds (`errorKinds()`) that have a
+ * class of their own; other kinds are plain TesseraErrors. The package's tests check this
+ * map and the declarations against both lists.
+ */
+export const CLASS_OF_CODE = Object.freeze({
   not_registered: RegisterRequiredError,
+  missing_private_key: MissingPrivateKeyError,
   already_registered: IdentityAlreadyExistsError,
   private_key_already_exists: PrivateKeyAlreadyExistsError,
   no_backup: PrivateKeyNoBackupError,
-  missing_private_key: MissingPrivateKeyError,
+  backup_already_exists: TesseraError,
+  backup_key_mismatch: TesseraError,
   wrong_password: WrongKeyknoxPasswordError,
   users_not_found: UsersNotFoundError,
-  // Envelope and message checks (core kinds and client codes).
+  card_verification_failed: IntegrityCheckFailedError,
   decryption_failed: IntegrityCheckFailedError,
   not_a_recipient: IntegrityCheckFailedError,
   wrong_sender: IntegrityCheckFailedError,
   signature_invalid: IntegrityCheckFailedError,
-  signed_with_previous_key: IntegrityCheckFailedError,
   made_at_required: IntegrityCheckFailedError,
   signer_key_replaced: IntegrityCheckFailedError,
-  invalid_sender_cards: IntegrityCheckFailedError,
-  truncated: IntegrityCheckFailedError,
-  card_verification_failed: IntegrityCheckFailedError,
-  cancelled: AbortError,
+  unsupported_format: TesseraError,
   network: NetworkError,
   unauthorized: NetworkError,
   server: NetworkError,
   invalid_server_response: NetworkError,
-  // Group kinds.
-  invalid_group_id: GroupError,
-  wrong_group: GroupError,
-  unknown_epoch: GroupError,
-  sender_not_participant: GroupError,
-  not_in_ticket: GroupError,
-  invalid_ticket: GroupError,
-  participant_count: GroupError,
+  conflict: TesseraError,
+  key_store: TesseraError,
+  token_provider: TesseraError,
+  invalid_input: InvalidInputError,
+  io: TesseraError,
+  invalid_state: TesseraError,
   group_not_found: GroupError,
   group_already_exists: GroupError,
   not_group_initiator: GroupError,
   not_group_participant: GroupError,
   group_epoch_unknown: GroupError,
-  invalid_input: InvalidInputError,
+  sender_not_participant: GroupError,
+  cancelled: AbortError,
+  internal: TesseraError,
+  // Format kinds with a class of their own.
+  truncated: IntegrityCheckFailedError,
+  invalid_sender_cards: IntegrityCheckFailedError,
   invalid_identity: InvalidInputError,
-};
+  invalid_group_id: GroupError,
+  wrong_group: GroupError,
+  not_in_ticket: GroupError,
+  invalid_ticket: GroupError,
+  participant_count: GroupError,
+});
 
 /**
  * The error object for a code (used by the wasm adapter through setErrorFactory);
  * `details` carries `identities` (users_not_found) or `status` and `serverCode` (server).
  */
 export function errorFromCode(code, message, details) {
-  const Class = CLASS_OF_CODE[code] ?? TesseraError;
+  const Class = Object.hasOwn(CLASS_OF_CODE, code) ? CLASS_OF_CODE[code] : TesseraError;
   if (Class === UsersNotFoundError) return new UsersNotFoundError(message, code, details?.identities ?? []);
   if (Class === NetworkError) return new NetworkError(message, code, details?.status, details?.serverCode);
   return new Class(message, code);

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::{
     card::{Card, core_cards},
-    error::{OrJs, js_error},
+    error::OrJs,
     keys::KeyPair,
     timestamp_of,
 };
@@ -75,10 +75,7 @@ pub fn decrypt(
 }
 
 fn finished() -> JsValue {
-    js_error(
-        "invalid_state",
-        "this stream has finished or failed; start a new one",
-    )
+    crate::error::IntoJsError::into_js(tessera_client::Error::InvalidState)
 }
 
 /// Encrypts data of any size in pieces: `update` per piece, then `finish` once.

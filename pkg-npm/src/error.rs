@@ -2,9 +2,11 @@
 //!
 //! The JS facade registers a factory at initialisation (`setErrorFactory`) that builds the
 //! right subclass for a code; every error leaving Rust goes through it, so even the
-//! low-level classes throw `TesseraError` subclasses. Codes are core's stable kinds
-//! (`DecryptError::kind`, `CardError::kind`, …), unchanged. Messages never carry secrets:
-//! core's `Display` texts name what went wrong, not the data.
+//! low-level classes throw `TesseraError` subclasses. Codes are the client's codes
+//! (`tessera_client::Error::code`) and the format crate's kinds (`DecryptError::kind`, …,
+//! `tessera_format::ERROR_KINDS`), unchanged; [`error_codes`] and [`error_kinds`] list them
+//! for the package's tests. Messages never carry secrets: the Rust `Display` texts name
+//! what went wrong, not the data.
 
 use std::cell::RefCell;
 
@@ -51,12 +53,32 @@ pub fn js_error_with(code: &str, message: &str, details: &JsValue) -> JsValue {
     })
 }
 
+/// Every code the client's errors carry (`tessera_client::Error::ALL_CODES`), in order.
+#[wasm_bindgen(js_name = errorCodes)]
+pub fn error_codes() -> js_sys::Array {
+    tessera_client::Error::ALL_CODES
+        .iter()
+        .copied()
+        .map(JsValue::from_str)
+        .collect()
+}
+
+/// Every kind the low-level errors carry (`tessera_format::ERROR_KINDS`).
+#[wasm_bindgen(js_name = errorKinds)]
+pub fn error_kinds() -> js_sys::Array {
+    tessera_format::ERROR_KINDS
+        .iter()
+        .copied()
+        .map(JsValue::from_str)
+        .collect()
+}
+
 /// An `invalid_input` error: an argument does not have the expected shape.
 pub fn invalid_input(message: &str) -> JsValue {
     js_error("invalid_input", message)
 }
 
-/// Converts a core error that has a stable `kind()` into a JS error.
+/// Converts an error that has a stable code or kind into a JS error.
 pub(crate) trait IntoJsError {
     /// The JS error for this value.
     fn into_js(self) -> JsValue;
@@ -74,32 +96,13 @@ macro_rules! kinded {
 
 kinded!(
     tessera_format::CardError,
+    tessera_format::keys::KeyError,
+    tessera_format::EncryptError,
     tessera_format::DecryptError,
     tessera_format::BackupError,
     tessera_format::TokenError,
     tessera_format::group::GroupError
 );
-
-impl IntoJsError for tessera_format::EncryptError {
-    fn into_js(self) -> JsValue {
-        let code = match self {
-            tessera_format::EncryptError::Randomness(_) => "randomness_unavailable",
-            tessera_format::EncryptError::Internal(_) => "internal",
-            _ => "invalid_input",
-        };
-        js_error(code, &self.to_string())
-    }
-}
-
-impl IntoJsError for tessera_format::keys::KeyError {
-    fn into_js(self) -> JsValue {
-        let code = match self {
-            tessera_format::keys::KeyError::Randomness(_) => "randomness_unavailable",
-            _ => "invalid_key",
-        };
-        js_error(code, &self.to_string())
-    }
-}
 
 /// The client's errors: `code()` is the stable code; `users_not_found` carries the
 /// missing identities and `server` the HTTP status and the server's own code.

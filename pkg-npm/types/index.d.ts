@@ -25,7 +25,12 @@ export function init(options?: InitOptions): Promise<void>;
 // ---------------------------------------------------------------------------------------
 // Errors
 
-/** Every error tessera-e2ee throws. Branch on `code`, which never changes meaning. */
+/**
+ * Every error tessera-e2ee throws. Branch on `code`, which never changes meaning. Codes
+ * without a subclass of their own: `backup_already_exists`, `backup_key_mismatch`,
+ * `unsupported_format`, `conflict`, `key_store`, `token_provider`, `io`, `invalid_state`,
+ * `internal`, and the low-level checks' kinds (`malformed`, `invalid_key`, `expired`, …).
+ */
 export class TesseraError extends Error {
   constructor(message: string, code?: string);
   /** Stable machine code, snake_case (docs/NPM.md lists them). */
@@ -51,9 +56,8 @@ export class UsersNotFoundError extends TesseraError {
 }
 /**
  * Decryption or verification failed. `code` says which check: `decryption_failed`,
- * `not_a_recipient`, `wrong_sender`, `signature_invalid`, `signed_with_previous_key` /
- * `made_at_required`, `signer_key_replaced`, `truncated`, `invalid_sender_cards`,
- * `card_verification_failed`.
+ * `not_a_recipient`, `wrong_sender`, `signature_invalid`, `made_at_required`,
+ * `signer_key_replaced`, `truncated`, `invalid_sender_cards`, `card_verification_failed`.
  */
 export class IntegrityCheckFailedError extends TesseraError {}
 /** `cancelled`: the operation's AbortSignal fired. */
@@ -69,7 +73,7 @@ export class NetworkError extends TesseraError {
 /**
  * Group failures: `group_not_found`, `group_already_exists`, `not_group_initiator`,
  * `not_group_participant`, `group_epoch_unknown`, `sender_not_participant`,
- * `unknown_epoch`, `wrong_group`, …
+ * `invalid_group_id`, `wrong_group`, `not_in_ticket`, `invalid_ticket`, `participant_count`.
  */
 export class GroupError extends TesseraError {}
 /** `invalid_input`, `invalid_identity`: an argument has the wrong type or value. */

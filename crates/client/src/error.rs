@@ -185,6 +185,9 @@ pub enum Error {
         /// The I/O error's description.
         message: String,
     },
+    /// A stream was used after it finished or failed.
+    #[error("this stream has finished or failed; start a new one")]
+    InvalidState,
     /// No such group on the server, or this user was never a participant.
     #[error(
         "group '{group_id}' does not exist or this user is not a participant; check the id or \
@@ -232,85 +235,73 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// Every machine code, in declaration order (for the bindings' documentation and tests).
-    pub const ALL_CODES: &'static [&'static str] = &[
-        "not_registered",
-        "missing_private_key",
-        "already_registered",
-        "private_key_already_exists",
-        "no_backup",
-        "backup_already_exists",
-        "backup_key_mismatch",
-        "wrong_password",
-        "users_not_found",
-        "card_verification_failed",
-        "decryption_failed",
-        "not_a_recipient",
-        "wrong_sender",
-        "signature_invalid",
-        "made_at_required",
-        "signer_key_replaced",
-        "unsupported_format",
-        "network",
-        "unauthorized",
-        "server",
-        "invalid_server_response",
-        "conflict",
-        "key_store",
-        "token_provider",
-        "invalid_input",
-        "io",
-        "group_not_found",
-        "group_already_exists",
-        "not_group_initiator",
-        "not_group_participant",
-        "group_epoch_unknown",
-        "sender_not_participant",
-        "cancelled",
-        "internal",
-    ];
-
-    /// The stable machine code of this error (snake_case; never changes meaning).
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::NotRegistered => "not_registered",
-            Error::MissingPrivateKey => "missing_private_key",
-            Error::AlreadyRegistered => "already_registered",
-            Error::PrivateKeyAlreadyExists => "private_key_already_exists",
-            Error::NoBackup => "no_backup",
-            Error::BackupAlreadyExists => "backup_already_exists",
-            Error::BackupKeyMismatch => "backup_key_mismatch",
-            Error::WrongPassword => "wrong_password",
-            Error::UsersNotFound { .. } => "users_not_found",
-            Error::CardVerificationFailed { .. } => "card_verification_failed",
-            Error::DecryptionFailed => "decryption_failed",
-            Error::NotARecipient => "not_a_recipient",
-            Error::WrongSender => "wrong_sender",
-            Error::SignatureInvalid => "signature_invalid",
-            Error::MadeAtRequired { .. } => "made_at_required",
-            Error::SignerKeyReplaced { .. } => "signer_key_replaced",
-            Error::UnsupportedFormat { .. } => "unsupported_format",
-            Error::Network { .. } => "network",
-            Error::Unauthorized { .. } => "unauthorized",
-            Error::Server { .. } => "server",
-            Error::InvalidServerResponse { .. } => "invalid_server_response",
-            Error::Conflict { .. } => "conflict",
-            Error::KeyStore { .. } => "key_store",
-            Error::TokenProvider { .. } => "token_provider",
-            Error::InvalidInput { .. } => "invalid_input",
-            Error::Io { .. } => "io",
-            Error::GroupNotFound { .. } => "group_not_found",
-            Error::GroupAlreadyExists { .. } => "group_already_exists",
-            Error::NotGroupInitiator { .. } => "not_group_initiator",
-            Error::NotGroupParticipant => "not_group_participant",
-            Error::GroupEpochUnknown { .. } => "group_epoch_unknown",
-            Error::SenderNotParticipant => "sender_not_participant",
-            Error::Cancelled => "cancelled",
-            Error::Internal { .. } => "internal",
+/// The one table of the client's error codes: each [`Error`] variant and its stable machine
+/// code, in declaration order. Calls `$callback! { Variant => "code", … }`, so the bindings
+/// build their mirrors of [`Error`] from this table instead of copying it (a variant missing
+/// on either side fails to compile there).
+#[macro_export]
+macro_rules! for_each_error_code {
+    ($callback:ident) => {
+        $callback! {
+            NotRegistered => "not_registered",
+            MissingPrivateKey => "missing_private_key",
+            AlreadyRegistered => "already_registered",
+            PrivateKeyAlreadyExists => "private_key_already_exists",
+            NoBackup => "no_backup",
+            BackupAlreadyExists => "backup_already_exists",
+            BackupKeyMismatch => "backup_key_mismatch",
+            WrongPassword => "wrong_password",
+            UsersNotFound => "users_not_found",
+            CardVerificationFailed => "card_verification_failed",
+            DecryptionFailed => "decryption_failed",
+            NotARecipient => "not_a_recipient",
+            WrongSender => "wrong_sender",
+            SignatureInvalid => "signature_invalid",
+            MadeAtRequired => "made_at_required",
+            SignerKeyReplaced => "signer_key_replaced",
+            UnsupportedFormat => "unsupported_format",
+            Network => "network",
+            Unauthorized => "unauthorized",
+            Server => "server",
+            InvalidServerResponse => "invalid_server_response",
+            Conflict => "conflict",
+            KeyStore => "key_store",
+            TokenProvider => "token_provider",
+            InvalidInput => "invalid_input",
+            Io => "io",
+            InvalidState => "invalid_state",
+            GroupNotFound => "group_not_found",
+            GroupAlreadyExists => "group_already_exists",
+            NotGroupInitiator => "not_group_initiator",
+            NotGroupParticipant => "not_group_participant",
+            GroupEpochUnknown => "group_epoch_unknown",
+            SenderNotParticipant => "sender_not_participant",
+            Cancelled => "cancelled",
+            Internal => "internal",
         }
-    }
+    };
+}
 
+macro_rules! error_codes {
+    ($($variant:ident => $code:literal,)*) => {
+        impl Error {
+            /// Every machine code, in declaration order (for the bindings' documentation
+            /// and tests).
+            pub const ALL_CODES: &'static [&'static str] = &[$($code),*];
+
+            /// The stable machine code of this error (snake_case; never changes meaning).
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $(Error::$variant { .. } => $code,)*
+                }
+            }
+        }
+    };
+}
+
+for_each_error_code!(error_codes);
+
+impl Error {
     pub(crate) fn invalid_input(message: impl Into<String>) -> Self {
         Error::InvalidInput {
             message: message.into(),
@@ -484,6 +475,7 @@ mod tests {
             Error::TokenProvider { message: text("x") },
             Error::invalid_input("x"),
             Error::Io { message: text("x") },
+            Error::InvalidState,
             Error::GroupNotFound {
                 group_id: text("g"),
             },
@@ -509,6 +501,48 @@ mod tests {
         assert_eq!(codes.iter().collect::<HashSet<_>>().len(), codes.len());
         for error in errors {
             assert!(error.to_string().len() > 10, "{error:?}");
+        }
+    }
+
+    /// The backticked names in the given column of every table row of `section` (a doc
+    /// section from its heading to the next heading of the same level).
+    fn codes_in_doc_tables(doc: &str, heading: &str, column: usize) -> Vec<String> {
+        let path = format!("{}/../../docs/{doc}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let section = text.split(heading).nth(1).unwrap();
+        let section = section.split("\n## ").next().unwrap();
+        section
+            .lines()
+            .filter(|line| line.starts_with("| `"))
+            .filter_map(|line| line.split('|').nth(column))
+            .flat_map(|cell| cell.split('`').skip(1).step_by(2).map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn client_docs_list_every_code_in_order() {
+        let documented = codes_in_doc_tables("CLIENT.md", "\n## Errors\n", 2);
+        assert_eq!(documented, Error::ALL_CODES);
+    }
+
+    #[test]
+    fn npm_docs_list_every_client_code_and_only_known_codes() {
+        let sections = "\n## Errors\n";
+        let all = codes_in_doc_tables("NPM.md", sections, 1);
+        let known: HashSet<&str> = Error::ALL_CODES
+            .iter()
+            .chain(tessera_format::ERROR_KINDS)
+            .copied()
+            .collect();
+        for code in &all {
+            assert!(
+                known.contains(code.as_str()),
+                "docs/NPM.md lists unknown code {code}"
+            );
+        }
+        let documented: HashSet<&str> = all.iter().map(String::as_str).collect();
+        for code in Error::ALL_CODES {
+            assert!(documented.contains(code), "docs/NPM.md misses {code}");
         }
     }
 

@@ -131,7 +131,8 @@ impl StreamOptions {
 }
 
 /// Encrypts a stream: [`EncryptStream::update`] with pieces of any size, then
-/// [`EncryptStream::finish`]. After an error (including cancellation) every call fails.
+/// [`EncryptStream::finish`]. After an error every call fails ([`Error::InvalidState`], or
+/// [`Error::Cancelled`] once cancelled).
 pub struct EncryptStream {
     encryptor: Option<Encryptor>,
     options: StreamOptions,
@@ -174,7 +175,7 @@ impl EncryptStream {
             self.encryptor = None;
             return Err(error);
         }
-        let encryptor = self.encryptor.as_mut().ok_or(Error::Cancelled)?;
+        let encryptor = self.encryptor.as_mut().ok_or(Error::InvalidState)?;
         if let Err(error) = encryptor.update(data, out) {
             self.encryptor = None;
             return Err(error.into());
@@ -187,7 +188,7 @@ impl EncryptStream {
     /// Signs and writes the last chunk.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), Error> {
         self.options.check_cancelled()?;
-        let encryptor = self.encryptor.take().ok_or(Error::Cancelled)?;
+        let encryptor = self.encryptor.take().ok_or(Error::InvalidState)?;
         encryptor.finish(out)?;
         Ok(())
     }
@@ -201,7 +202,7 @@ impl EncryptStream {
                 self.encryptor = None;
                 return Err(error);
             }
-            let encryptor = self.encryptor.as_mut().ok_or(Error::Cancelled)?;
+            let encryptor = self.encryptor.as_mut().ok_or(Error::InvalidState)?;
             let read = match encryptor.update_from_reader(&mut reader, &mut writer) {
                 Ok(0) => break,
                 Ok(read) => read,
@@ -214,7 +215,7 @@ impl EncryptStream {
             self.options.report(self.processed);
         }
         self.options.check_cancelled()?;
-        let encryptor = self.encryptor.take().ok_or(Error::Cancelled)?;
+        let encryptor = self.encryptor.take().ok_or(Error::InvalidState)?;
         encryptor.finish_to(&mut writer).map_err(io_error)?;
         writer.flush().map_err(io_error)?;
         Ok(self.processed)
@@ -222,7 +223,8 @@ impl EncryptStream {
 }
 
 /// Decrypts a stream: [`DecryptStream::update`] with pieces of any size, then
-/// [`DecryptStream::finish`], which verifies the sender's signature.
+/// [`DecryptStream::finish`], which verifies the sender's signature. After an error every
+/// call fails ([`Error::InvalidState`], or [`Error::Cancelled`] once cancelled).
 ///
 /// Plaintext released by `update` is confidential and cannot have been modified by anyone
 /// but a recipient, but who wrote it is only proven when `finish` succeeds: if it fails,
@@ -284,7 +286,7 @@ impl DecryptStream {
             self.decryptor = None;
             return Err(error);
         }
-        let decryptor = self.decryptor.as_mut().ok_or(Error::Cancelled)?;
+        let decryptor = self.decryptor.as_mut().ok_or(Error::InvalidState)?;
         if let Err(error) = decryptor.update(data, out) {
             self.decryptor = None;
             return Err(error.into());
@@ -297,7 +299,7 @@ impl DecryptStream {
     /// Decrypts the last chunk and verifies the signature against the sender's chain.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<Verified, Error> {
         self.options.check_cancelled()?;
-        let decryptor = self.decryptor.take().ok_or(Error::Cancelled)?;
+        let decryptor = self.decryptor.take().ok_or(Error::InvalidState)?;
         Ok(decryptor.finish(out, &self.chain, self.made_at)?)
     }
 
@@ -459,5 +461,21 @@ mod tests {
             DecryptStream::with_keys(&keys, vec![card], None, cancellable()),
             Err(Error::Cancelled)
         ));
+    }
+
+    #[test]
+    fn a_failed_stream_refuses_further_use() {
+        let (keys, card) = alice();
+        let mut stream = DecryptStream::new(
+            Decryptor::new(&keys),
+            Arc::new(vec![card]),
+            None,
+            StreamOptions::new(),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        assert!(stream.update(&[0xff; 64], &mut out).is_err());
+        assert_eq!(stream.update(&[0; 1], &mut out), Err(Error::InvalidState));
+        assert_eq!(stream.finish(&mut out), Err(Error::InvalidState));
     }
 }

@@ -56,7 +56,7 @@ pub enum BackupError {
 }
 
 impl BackupError {
-    /// A stable snake_case name for this kind of failure.
+    /// A stable snake_case name for this kind of failure (one of [`crate::ERROR_KINDS`]).
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Malformed(_) => "malformed",

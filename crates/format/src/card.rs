@@ -54,7 +54,7 @@ pub enum CardError {
 }
 
 impl CardError {
-    /// A stable snake_case name for this kind of failure.
+    /// A stable snake_case name for this kind of failure (one of [`crate::ERROR_KINDS`]).
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Malformed(_) => "malformed",

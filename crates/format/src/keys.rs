@@ -39,6 +39,18 @@ pub enum KeyError {
     Randomness(#[from] RandomnessUnavailable),
 }
 
+impl KeyError {
+    /// A stable snake_case name for this kind of failure (one of [`crate::ERROR_KINDS`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidRootSecretLength(_)
+            | Self::InvalidSigningKey
+            | Self::InvalidEncryptionKey => "invalid_key",
+            Self::Randomness(_) => "randomness_unavailable",
+        }
+    }
+}
+
 /// The 32-byte secret every other private key of an identity is derived from. This is
 /// what a password backup protects. Zeroized on drop, never printed.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]

@@ -26,5 +26,51 @@ pub use keys::{IdentityKeyPair, KeyId, PublicKeys, RootSecret};
 pub use safety_number::safety_number;
 pub use time::Timestamp;
 
+/// Every `kind()` of this crate's errors (`BackupError`, `CardError`, `DecryptError`,
+/// `EncryptError`, `GroupError`, `KeyError`, `TokenError`): one vocabulary, so a condition
+/// has the same name whichever error reports it, and the same name as the client's code
+/// for it where the client has one. The test vectors' `error` fields use these names.
+pub const ERROR_KINDS: &[&str] = &[
+    "malformed",
+    "unsupported_version",
+    "truncated",
+    "internal",
+    "randomness_unavailable",
+    "invalid_input",
+    "invalid_key",
+    "invalid_identity",
+    "timestamp_out_of_range",
+    "bad_signature",
+    "broken_chain",
+    "not_a_recipient",
+    "decryption_failed",
+    "wrong_sender",
+    "signature_invalid",
+    "made_at_required",
+    "signer_key_replaced",
+    "invalid_sender_cards",
+    "wrong_password",
+    "empty_password",
+    "unsupported_kdf",
+    "parameters_out_of_range",
+    "unsupported_algorithm",
+    "unsupported_critical",
+    "unknown_key",
+    "expired",
+    "not_yet_valid",
+    "lifetime_too_long",
+    "wrong_issuer",
+    "invalid_subject",
+    "invalid_group_id",
+    "wrong_group",
+    "group_epoch_unknown",
+    "sender_not_participant",
+    "not_in_ticket",
+    "invalid_ticket",
+    "participant_count",
+];
+
+#[cfg(test)]
+mod error_kinds_tests;
 #[cfg(test)]
 mod test_vectors;

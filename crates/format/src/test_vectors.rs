@@ -475,7 +475,7 @@ fn generate_envelopes() -> (String, Value) {
         bob,
         rotated_chain.clone(),
         None,
-        "signed_with_previous_key",
+        "made_at_required",
     );
     negative(
         "signed before rotation, made after it",
@@ -983,7 +983,7 @@ fn generate_groups() -> (String, Value) {
                 "valid": false, "error": "sender_not_participant" }),
         json!({ "name": "epoch unknown to the reader", "kind": "message", "group_id": group_id.as_str(),
                 "epochs": secrets(&[&epoch0]), "message": h(&from_dave), "sender_cards": card(3),
-                "valid": false, "error": "unknown_epoch" }),
+                "valid": false, "error": "group_epoch_unknown" }),
         json!({ "name": "payload bit flipped", "kind": "message", "group_id": group_id.as_str(),
                 "epochs": secrets(&[&epoch0, &epoch1]), "message": h(&tampered), "sender_cards": card(1),
                 "valid": false, "error": "decryption_failed" }),

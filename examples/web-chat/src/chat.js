@@ -40,7 +40,7 @@ function randomGroupId() {
 }
 
 // Group errors after which fetching the membership changes may help.
-const STALE_GROUP_CODES = new Set(['unknown_epoch', 'group_epoch_unknown', 'not_in_ticket']);
+const STALE_GROUP_CODES = new Set(['group_epoch_unknown', 'not_in_ticket']);
 
 export class ChatSession extends EventTarget {
   #server;

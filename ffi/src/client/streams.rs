@@ -76,7 +76,7 @@ impl From<StreamOptions> for core::StreamOptions {
 }
 
 pub(super) fn finished() -> TesseraError {
-    TesseraError::invalid_input("this stream has finished or failed; start a new one")
+    tessera_client::Error::InvalidState.into()
 }
 
 pub(super) fn poisoned() -> TesseraError {

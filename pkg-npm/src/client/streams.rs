@@ -100,10 +100,7 @@ pub(crate) fn stream_options(
 }
 
 fn finished() -> JsValue {
-    js_error(
-        "invalid_state",
-        "this stream has finished or failed; start a new one",
-    )
+    crate::error::IntoJsError::into_js(tessera_client::Error::InvalidState)
 }
 
 /// Encrypts a file piece by piece (from `Tessera.encryptStream` or [`seal_stream`]).

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 
@@ -114,5 +115,47 @@ test('errors are TesseraError subclasses with stable codes', async () => {
   }
   const stream = new esm.EncryptStream(a, cardB);
   stream.finish();
-  assert.throws(() => stream.update(new Uint8Array(1)), (error) => error instanceof esm.TesseraError);
+  assert.throws(() => stream.update(new Uint8Array(1)), (error) => error instanceof esm.TesseraError && error.code === 'invalid_state');
+});
+
+test('error classes and declarations follow the Rust code table and kinds', async () => {
+  // The wasm adapter lists the client's codes (its one table) and the format's kinds.
+  const wasm = require(join(packageDir, 'dist/node/wasm/tessera_wasm.js'));
+  const codes = wasm.errorCodes();
+  const kinds = wasm.errorKinds();
+  assert.ok(codes.includes('wrong_password') && kinds.includes('malformed'));
+  const { CLASS_OF_CODE, errorFromCode } = await import(pathToFileURL(join(packageDir, 'dist/web/errors.js')));
+  for (const code of codes) {
+    assert.ok(Object.hasOwn(CLASS_OF_CODE, code), `errors.js has no class for client code ${code}`);
+  }
+  for (const code of Object.keys(CLASS_OF_CODE)) {
+    assert.ok(codes.includes(code) || kinds.includes(code), `errors.js maps unknown code ${code}`);
+  }
+  const classOf = (code) => errorFromCode(code, 'message').name;
+  for (const code of [...codes, ...kinds]) {
+    const error = errorFromCode(code, 'message');
+    assert.equal(error.code, code);
+    assert.ok(error instanceof Error && typeof esm[error.name] === 'function', code);
+  }
+  // Each error class's doc comment in index.d.ts names exactly the codes thrown as it.
+  const documented = new Map();
+  const errorClass = /\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*export class (\w+) extends (?:TesseraError|Error)\b/g;
+  // Backticked names that are codes: known ones, and any snake_case name (a stale code).
+  const isCodeLike = (name) => name.includes('_') || codes.includes(name) || kinds.includes(name);
+  for (const [, comment, name] of declarations.matchAll(errorClass)) {
+    const named = [...comment.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]).filter(isCodeLike);
+    documented.set(name, new Set(named));
+  }
+  assert.ok(documented.size >= 10, 'error classes not found in index.d.ts');
+  for (const code of [...codes, ...kinds]) {
+    const name = classOf(code);
+    if (name === 'TesseraError' && !codes.includes(code)) continue; // plain low-level kinds
+    assert.ok(documented.get(name)?.has(code), `index.d.ts does not name ${code} on ${name}`);
+  }
+  for (const [name, named] of documented) {
+    for (const code of named) {
+      if (!codes.includes(code) && !kinds.includes(code)) assert.fail(`index.d.ts names unknown code ${code}`);
+      if (name !== 'TesseraError' || codes.includes(code)) assert.equal(classOf(code), name, code);
+    }
+  }
 });

@@ -83,6 +83,20 @@ pub enum EncryptError {
     Internal(&'static str),
 }
 
+impl EncryptError {
+    /// A stable snake_case name for this kind of failure (one of [`crate::ERROR_KINDS`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NoRecipients
+            | Self::TooManyRecipients(_)
+            | Self::InvalidRecipientKey
+            | Self::TooLarge => "invalid_input",
+            Self::Randomness(_) => "randomness_unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
 /// Why decryption or verification failed. Failures of the ciphertext itself are
 /// deliberately one opaque variant, [`DecryptError::DecryptionFailed`].
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -132,8 +146,8 @@ pub enum DecryptError {
 }
 
 impl DecryptError {
-    /// A stable snake_case name for this kind of failure (used by test vectors and by
-    /// the public error codes of the SDKs).
+    /// A stable snake_case name for this kind of failure (one of [`crate::ERROR_KINDS`];
+    /// used by the test vectors).
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Malformed(_) => "malformed",
@@ -143,7 +157,7 @@ impl DecryptError {
             Self::DecryptionFailed => "decryption_failed",
             Self::WrongSender => "wrong_sender",
             Self::SignatureInvalid => "signature_invalid",
-            Self::SignedWithPreviousKey { .. } => "signed_with_previous_key",
+            Self::SignedWithPreviousKey { .. } => "made_at_required",
             Self::SignerKeyReplaced { .. } => "signer_key_replaced",
             Self::InvalidSenderCards(_) => "invalid_sender_cards",
             Self::Internal(_) => "internal",

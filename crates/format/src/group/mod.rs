@@ -74,20 +74,20 @@ pub enum GroupError {
 }
 
 impl GroupError {
-    /// A stable snake_case name for this kind of failure.
+    /// A stable snake_case name for this kind of failure (one of [`crate::ERROR_KINDS`]).
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Malformed(_) => "malformed",
             Self::UnsupportedVersion(_) => "unsupported_version",
             Self::InvalidGroupId(_) => "invalid_group_id",
             Self::WrongGroup => "wrong_group",
-            Self::UnknownEpoch(_) => "unknown_epoch",
+            Self::UnknownEpoch(_) => "group_epoch_unknown",
             Self::SenderNotParticipant => "sender_not_participant",
             Self::NotInTicket => "not_in_ticket",
             Self::InvalidTicket(_) => "invalid_ticket",
             Self::ParticipantCount => "participant_count",
             Self::Identity(e) => e.kind(),
-            Self::Encrypt(_) => "encryption_failed",
+            Self::Encrypt(e) => e.kind(),
             Self::Decrypt(e) => e.kind(),
         }
     }

@@ -246,7 +246,7 @@ class ClientTest {
         assertEquals(data.size.toULong(), reports.last().processedBytes)
         assertEquals(data.size.toULong(), reports.last().totalBytes)
         assertTrue(reports.zipWithNext().all { (a, b) -> a.processedBytes < b.processedBytes })
-        assertTessera<TesseraException.InvalidInput>("invalid_input") { encrypt.update(ByteArray(1)) }
+        assertTessera<TesseraException.InvalidState>("invalid_state") { encrypt.update(ByteArray(1)) }
 
         // The stream's envelope is a message like any other.
         val aliceCard = bob.findUsers(listOf(alice.identity())).get(alice.identity())!!
