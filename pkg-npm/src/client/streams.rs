@@ -11,7 +11,7 @@ use wasm_bindgen::{JsCast, prelude::*};
 use crate::{
     card::{Card, core_cards},
     envelope::{Decrypted, recipients_of},
-    error::{OrJs, js_error},
+    error::OrJs,
     keys::KeyPair,
     timestamp_of,
 };
