@@ -46,6 +46,10 @@ fn every_variants_kind() -> Vec<&'static str> {
         DecryptError::Malformed("x"),
         DecryptError::UnsupportedVersion(9),
         DecryptError::Truncated,
+        DecryptError::WrongPurpose {
+            expected: "data",
+            found: "group-ticket",
+        },
         DecryptError::NotARecipient,
         DecryptError::DecryptionFailed,
         DecryptError::WrongSender,

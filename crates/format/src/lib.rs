@@ -34,6 +34,7 @@ pub const ERROR_KINDS: &[&str] = &[
     "malformed",
     "unsupported_version",
     "truncated",
+    "wrong_purpose",
     "internal",
     "randomness_unavailable",
     "invalid_input",

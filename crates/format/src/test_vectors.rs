@@ -13,9 +13,9 @@ use x25519_dalek::StaticSecret;
 use crate::{
     backup::{self, KdfParams},
     card::{Card, CardContent, CardId, Identity},
-    envelope::{self, Recipient, encrypt_message_with, header, stream},
+    envelope::{self, Purpose, Recipient, encrypt_message_with, encrypt_with, header, stream},
     jwt::{AppKey, TokenClaims, TokenVerifier},
-    keys::{IdentityKeyPair, RootSecret},
+    keys::{IdentityKeyPair, PublicKeys, RootSecret},
     safety_number::safety_number,
     time::Timestamp,
 };
@@ -330,6 +330,12 @@ fn generate_envelopes() -> (String, Value) {
                 .map(|i| (i % 253) as u8)
                 .collect(),
         },
+        EnvelopeCase {
+            name: "bob twice and alice: one stanza each",
+            sender: 1,
+            recipients: vec![2, 2, 1],
+            plaintext: b"deduplicated".to_vec(),
+        },
     ];
     let mut cases = Vec::new();
     let mut hello = Vec::new();
@@ -494,13 +500,14 @@ fn generate_envelopes() -> (String, Value) {
     let mut new_header = Vec::new();
     header::write(
         &mut new_header,
+        Purpose::Data,
         &new_nonce,
         &StaticSecret::from(new_ephemeral),
         &new_key,
         &[Recipient::from(pair(3).public_keys())],
     )
     .unwrap();
-    let readdressed = stream::seal_inner(&new_header, &new_key, &new_nonce, &inner);
+    let readdressed = stream::seal_inner(Purpose::Data, &new_header, &new_key, &new_nonce, &inner);
     negative(
         "re-addressed by a recipient",
         readdressed,
@@ -545,6 +552,7 @@ fn generate_envelopes() -> (String, Value) {
     let (hello_header, hello_inner) = stream::open_inner(&hello, &content_key);
     let hello_nonce = randomness(0).1;
     let short_inner = stream::seal_inner(
+        Purpose::Data,
         &hello_header,
         &content_key,
         &hello_nonce,
@@ -561,7 +569,7 @@ fn generate_envelopes() -> (String, Value) {
     let trailer_at = hello_inner.len() - 64;
     let mut high_s = hello_inner.clone();
     high_s[trailer_at..].copy_from_slice(&with_non_canonical_s(&hello_inner[trailer_at..]));
-    let high_s = stream::seal_inner(&hello_header, &content_key, &hello_nonce, &high_s);
+    let high_s = stream::seal_inner(Purpose::Data, &hello_header, &content_key, &hello_nonce, &high_s);
     negative(
         "message signature with S + order",
         high_s,
@@ -572,12 +580,12 @@ fn generate_envelopes() -> (String, Value) {
     );
     let mut small_r = hello_inner.clone();
     small_r[trailer_at..].copy_from_slice(&with_small_order_r(&hello_inner[trailer_at..]));
-    let small_r = stream::seal_inner(&hello_header, &content_key, &hello_nonce, &small_r);
+    let small_r = stream::seal_inner(Purpose::Data, &hello_header, &content_key, &hello_nonce, &small_r);
     negative(
         "message signature with small-order R",
         small_r,
         bob,
-        chain,
+        chain.clone(),
         None,
         "signature_invalid",
     );
@@ -597,6 +605,130 @@ fn generate_envelopes() -> (String, Value) {
         json!([]),
         None,
         "invalid_sender_cards",
+    );
+
+    let (ticket_key, ticket_nonce, ticket_ephemeral) = randomness(30);
+    let ticket = encrypt_with(
+        Purpose::GroupTicket,
+        &pair(1),
+        &[Recipient::from(pair(2).public_keys())],
+        b"hello, bob",
+        ticket_key,
+        ticket_nonce,
+        ticket_ephemeral,
+    )
+    .unwrap();
+    negative(
+        "group ticket envelope read as data",
+        ticket,
+        bob,
+        chain.clone(),
+        None,
+        "wrong_purpose",
+    );
+    let mut purpose = hello.clone();
+    purpose[5] = 9;
+    negative(
+        "unknown purpose",
+        purpose,
+        bob,
+        chain.clone(),
+        None,
+        "malformed",
+    );
+    // Mallory's card: her own signing key, Bob's X25519 key. A message to it is not one
+    // to Bob.
+    let mallory = PublicKeys {
+        signing: pair(13).public_keys().signing,
+        encryption: pair(2).public_keys().encryption,
+    };
+    let (k, nonce, e) = randomness(31);
+    let to_mallory =
+        encrypt_message_with(&pair(1), &[Recipient::from(&mallory)], b"for mallory", k, nonce, e)
+            .unwrap();
+    negative(
+        "to a card that copies the reader's encryption key",
+        to_mallory,
+        bob,
+        chain.clone(),
+        None,
+        "not_a_recipient",
+    );
+    let ephemeral_at = header::FIXED_LENGTH - 4 - 32;
+    let mut small_order = hello.clone();
+    small_order[ephemeral_at..ephemeral_at + 32].fill(0);
+    negative(
+        "ephemeral key of small order",
+        small_order,
+        bob,
+        chain.clone(),
+        None,
+        "decryption_failed",
+    );
+    let mut too_many = hello[..header::FIXED_LENGTH - 4].to_vec();
+    too_many.extend_from_slice(&(envelope::MAX_RECIPIENTS as u32 + 1).to_be_bytes());
+    negative(
+        "100 001 stanzas",
+        too_many,
+        bob,
+        chain.clone(),
+        None,
+        "malformed",
+    );
+    // Headers no conforming writer produces, signed by Alice over exactly these bytes.
+    let hello_stanza = hello[header::FIXED_LENGTH..payload_start].to_vec();
+    let mut decoy = hello_stanza.clone();
+    decoy[20] ^= 0x01;
+    let signed_with_header = |stanzas: &[&[u8]], plaintext: &[u8]| {
+        let mut header_bytes = hello[..header::FIXED_LENGTH - 4].to_vec();
+        header_bytes.extend_from_slice(&(stanzas.len() as u32).to_be_bytes());
+        for stanza in stanzas {
+            header_bytes.extend_from_slice(stanza);
+        }
+        let (content_key, payload_nonce, _) = randomness(0);
+        let mut encryptor = envelope::Encryptor::from_header(
+            Purpose::Data,
+            header_bytes,
+            &content_key,
+            &payload_nonce,
+            &pair(1),
+        );
+        let mut out = Vec::new();
+        encryptor.update(plaintext, &mut out).unwrap();
+        encryptor.finish(&mut out).unwrap();
+        out
+    };
+    let unknown_stanza: &[u8] = b"\x7f\xaa\xaa\xaa\xaa\xaa\xaa\xaa\xaa\x00\x03pq!";
+    let tried = envelope::MAX_STANZAS_TRIED;
+    let decoys = |count: usize| {
+        let mut stanzas: Vec<&[u8]> = vec![&decoy; count];
+        stanzas.push(&hello_stanza);
+        signed_with_header(&stanzas, b"decoys")
+    };
+    negative(
+        "the reader's stanza after 4 copies that do not open",
+        decoys(tried),
+        bob,
+        chain.clone(),
+        None,
+        "decryption_failed",
+    );
+    let mut positive = |name: &str, envelope: Vec<u8>, plaintext: &[u8]| {
+        cases.push(json!({
+            "name": name, "envelope": h(&envelope), "decrypt_with_root_secret": h(&bob),
+            "sender_cards": chain, "made_at": null, "plaintext": h(plaintext), "valid": true,
+            "signer_card_id": alice_card.id().to_hex(),
+        }));
+    };
+    positive(
+        "a stanza of an unknown algorithm is skipped",
+        signed_with_header(&[unknown_stanza, &hello_stanza], b"skip it"),
+        b"skip it",
+    );
+    positive(
+        "the reader's stanza after 3 copies that do not open",
+        decoys(tried - 1),
+        b"decoys",
     );
 
     cases.push(json!({
@@ -912,7 +1044,15 @@ fn generate_groups() -> (String, Value) {
         |to, plaintext| {
             n += 1;
             let (k, nonce, e) = randomness(n);
-            Ok(encrypt_message_with(&alice, to, plaintext, k, nonce, e)?)
+            Ok(encrypt_with(
+                Purpose::GroupTicket,
+                &alice,
+                to,
+                plaintext,
+                k,
+                nonce,
+                e,
+            )?)
         },
     )
     .unwrap();
@@ -942,7 +1082,7 @@ fn generate_groups() -> (String, Value) {
     };
     let mut bad_group = from_bob.clone();
     bad_group[4 + 1 + 1 + 4] = b' ';
-    let mut empty_record = b"TSGT\x01".to_vec();
+    let mut empty_record = b"TSGT\x02".to_vec();
     empty_record.push(group_id.as_str().len() as u8);
     empty_record.extend_from_slice(group_id.as_str().as_bytes());
     empty_record.extend_from_slice(&1u16.to_be_bytes());
@@ -950,11 +1090,38 @@ fn generate_groups() -> (String, Value) {
     empty_record.extend_from_slice(&[0xE2; 32]);
     empty_record.extend_from_slice(&0u32.to_be_bytes());
     let (k, nonce, e) = randomness(120);
-    let envelope =
-        encrypt_message_with(&alice, &recipients(&[0, 1]), &empty_record, k, nonce, e).unwrap();
-    let mut empty_blob = b"TSGB\x01\x01".to_vec();
-    empty_blob.extend_from_slice(&(envelope.len() as u32).to_be_bytes());
-    empty_blob.extend_from_slice(&envelope);
+    let blob_of = |envelope: &[u8]| {
+        let mut blob = b"TSGB\x02\x01".to_vec();
+        blob.extend_from_slice(&(envelope.len() as u32).to_be_bytes());
+        blob.extend_from_slice(envelope);
+        blob
+    };
+    let envelope = encrypt_with(
+        Purpose::GroupTicket,
+        &alice,
+        &recipients(&[0, 1]),
+        &empty_record,
+        k,
+        nonce,
+        e,
+    )
+    .unwrap();
+    let empty_blob = blob_of(&envelope);
+    // The initiator signed an ordinary message whose plaintext happens to be a well-formed
+    // ticket (the server got it to forward attacker-chosen bytes): not a ticket.
+    let mut planted = b"TSGT\x02".to_vec();
+    planted.push(group_id.as_str().len() as u8);
+    planted.extend_from_slice(group_id.as_str().as_bytes());
+    planted.extend_from_slice(&1u16.to_be_bytes());
+    planted.extend_from_slice(&2u32.to_be_bytes());
+    planted.extend_from_slice(&[0x66; 32]);
+    planted.extend_from_slice(&1u32.to_be_bytes());
+    planted.push(3);
+    planted.extend_from_slice(b"bob");
+    let (k, nonce, e) = randomness(121);
+    let forwarded =
+        encrypt_message_with(&alice, &recipients(&[0, 1]), &planted, k, nonce, e).unwrap();
+    let forwarded_blob = blob_of(&forwarded);
     let cases = vec![
         json!({ "name": "ticket read as if stored at epoch 2", "kind": "ticket", "group_id": group_id.as_str(),
                 "stored_epoch": 2, "blob": h(&blob), "initiator_cards": card(0),
@@ -962,6 +1129,9 @@ fn generate_groups() -> (String, Value) {
         json!({ "name": "ticket whose epoch has no participants", "kind": "ticket", "group_id": group_id.as_str(),
                 "stored_epoch": 2, "blob": h(&empty_blob), "initiator_cards": card(0),
                 "readers": [{ "root_secret": h(&root(2)), "valid": false, "error": "participant_count" }] }),
+        json!({ "name": "an ordinary signed message carrying a ticket", "kind": "ticket", "group_id": group_id.as_str(),
+                "stored_epoch": 2, "blob": h(&forwarded_blob), "initiator_cards": card(0),
+                "readers": [{ "root_secret": h(&root(2)), "valid": false, "error": "wrong_purpose" }] }),
         json!({ "name": "space in the message's group id", "kind": "message", "group_id": group_id.as_str(),
                 "epochs": secrets(&[&epoch0, &epoch1]), "message": h(&bad_group), "sender_cards": card(1),
                 "valid": false, "error": "invalid_group_id" }),

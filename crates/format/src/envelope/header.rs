@@ -1,5 +1,5 @@
-//! The envelope header: magic, version, payload nonce, one shared ephemeral X25519 key and
-//! one stanza per recipient (docs/FORMAT.md §4.1–4.2).
+//! The envelope header: magic, version, purpose, payload nonce, one shared ephemeral X25519
+//! key and one stanza per recipient (docs/FORMAT.md §4.1–4.2).
 
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Tag, aead::AeadInOut};
 use hkdf::Hkdf;
@@ -7,14 +7,15 @@ use sha2::Sha256;
 use x25519_dalek::{PublicKey as X25519Public, StaticSecret};
 use zeroize::Zeroizing;
 
-use super::{DecryptError, EncryptError, Recipient};
-use crate::{encoding::Reader, keys::KeyId};
+use super::{DecryptError, EncryptError, Purpose, Recipient};
+use crate::{encoding::Reader, keys::PublicKeys};
 
 pub(crate) const MAGIC: &[u8; 4] = b"TSEV";
-pub(crate) const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 2;
 pub(crate) const PAYLOAD_NONCE_LENGTH: usize = 16;
-/// Bytes before the first stanza: magic, version, payload nonce, ephemeral key, count.
-pub(crate) const FIXED_LENGTH: usize = 4 + 1 + PAYLOAD_NONCE_LENGTH + 32 + 4;
+/// Bytes before the first stanza: magic, version, purpose, payload nonce, ephemeral key,
+/// count.
+pub(crate) const FIXED_LENGTH: usize = 4 + 1 + 1 + PAYLOAD_NONCE_LENGTH + 32 + 4;
 /// Stanza algorithm 1: X25519 + HKDF-SHA-256 + ChaCha20-Poly1305 key wrap.
 pub(crate) const ALG_X25519: u8 = 1;
 const STANZA_PREFIX_LENGTH: usize = 1 + 8 + 2;
@@ -26,12 +27,16 @@ pub const MAX_RECIPIENTS: usize = 100_000;
 /// Largest header a reader buffers (100 000 X25519 stanzas take 5.9 MB; the rest is room
 /// for larger future stanza kinds).
 pub const MAX_HEADER_LENGTH: usize = 16 << 20;
-const WRAP_INFO: &[u8] = b"tessera/v1/x25519-key-wrap";
+/// Most stanzas carrying a reader's stanza id that the reader tries to open; honest
+/// senders write one, and a hostile header full of copies costs no more than this.
+pub const MAX_STANZAS_TRIED: usize = 4;
+const STANZA_INFO: &[u8] = b"tessera/v2/x25519-stanza";
+const STANZA_ID_LENGTH: usize = 8;
 
 /// A parsed stanza, borrowed from the header bytes.
 pub(crate) struct Stanza<'a> {
     pub(crate) algorithm: u8,
-    pub(crate) key_id: KeyId,
+    pub(crate) stanza_id: [u8; STANZA_ID_LENGTH],
     pub(crate) body: &'a [u8],
 }
 
@@ -50,20 +55,37 @@ pub(crate) enum Parsed<'a> {
     Incomplete(usize),
 }
 
-/// The key that wraps the content key for one recipient.
-fn wrap_key(shared: &[u8; 32], ephemeral: &[u8; 32], recipient: &[u8; 32]) -> Zeroizing<[u8; 32]> {
-    let mut salt = [0u8; 64];
-    salt[..32].copy_from_slice(ephemeral);
-    salt[32..].copy_from_slice(recipient);
-    let mut key = Zeroizing::new([0u8; 32]);
-    // A 32-byte output is always within HKDF-SHA-256's limit.
-    let _ = Hkdf::<Sha256>::new(Some(&salt), shared).expand(WRAP_INFO, key.as_mut());
-    key
+/// What one recipient's stanza is found and opened with: a stanza id only sender and
+/// recipient can compute, and the key that wraps the content key. Both are bound to the
+/// recipient's whole card key pair, so a card that copies someone else's X25519 key does
+/// not make messages to it readable as messages to that someone (docs/FORMAT.md §4.2).
+struct StanzaKeys {
+    id: [u8; STANZA_ID_LENGTH],
+    wrap_key: Zeroizing<[u8; 32]>,
 }
 
-/// Writes a complete header for `recipients` into `out`.
+fn stanza_keys(shared: &[u8; 32], ephemeral: &[u8; 32], recipient: &PublicKeys) -> StanzaKeys {
+    let mut salt = [0u8; 64];
+    salt[..32].copy_from_slice(ephemeral);
+    salt[32..].copy_from_slice(&recipient.encryption);
+    let mut info = [0u8; STANZA_INFO.len() + 32];
+    info[..STANZA_INFO.len()].copy_from_slice(STANZA_INFO);
+    info[STANZA_INFO.len()..].copy_from_slice(&recipient.signing);
+    let mut okm = Zeroizing::new([0u8; STANZA_ID_LENGTH + 32]);
+    // 40 bytes are always within HKDF-SHA-256's limit.
+    let _ = Hkdf::<Sha256>::new(Some(&salt), shared).expand(&info, okm.as_mut());
+    let mut id = [0u8; STANZA_ID_LENGTH];
+    id.copy_from_slice(&okm[..STANZA_ID_LENGTH]);
+    let mut wrap_key = Zeroizing::new([0u8; 32]);
+    wrap_key.copy_from_slice(&okm[STANZA_ID_LENGTH..]);
+    StanzaKeys { id, wrap_key }
+}
+
+/// Writes a complete header for `recipients` into `out`, stanzas in ascending order of
+/// stanza id (pseudorandom to an observer, so the order reveals nothing).
 pub(crate) fn write(
     out: &mut Vec<u8>,
+    purpose: Purpose,
     payload_nonce: &[u8; PAYLOAD_NONCE_LENGTH],
     ephemeral_secret: &StaticSecret,
     content_key: &[u8; 32],
@@ -79,27 +101,34 @@ pub(crate) fn write(
     out.reserve(FIXED_LENGTH + recipients.len() * X25519_STANZA_LENGTH);
     out.extend_from_slice(MAGIC);
     out.push(VERSION);
+    out.push(purpose.header_byte());
     out.extend_from_slice(payload_nonce);
     out.extend_from_slice(&ephemeral);
     // MAX_RECIPIENTS fits in u32.
     out.extend_from_slice(&(recipients.len() as u32).to_be_bytes());
+    let mut stanzas = Vec::with_capacity(recipients.len());
     for recipient in recipients {
-        let shared = ephemeral_secret.diffie_hellman(&X25519Public::from(recipient.encryption_key));
+        let shared =
+            ephemeral_secret.diffie_hellman(&X25519Public::from(recipient.keys.encryption));
         if !shared.was_contributory() {
             return Err(EncryptError::InvalidRecipientKey);
         }
-        let key = wrap_key(shared.as_bytes(), &ephemeral, &recipient.encryption_key);
-        out.push(ALG_X25519);
-        out.extend_from_slice(&recipient.key_id.0);
-        out.extend_from_slice(&(WRAPPED_KEY_LENGTH as u16).to_be_bytes());
-        let start = out.len();
-        out.extend_from_slice(content_key);
-        let body = out.get_mut(start..).unwrap_or_default();
+        let keys = stanza_keys(shared.as_bytes(), &ephemeral, &recipient.keys);
+        let mut body = [0u8; WRAPPED_KEY_LENGTH];
+        body[..32].copy_from_slice(content_key);
         // Each wrap key is used exactly once (fresh ephemeral key), so a zero nonce is safe.
-        let tag = ChaCha20Poly1305::new(&(*key).into())
-            .encrypt_inout_detached(&[0u8; 12].into(), &[], body.into())
+        let tag = ChaCha20Poly1305::new(&(*keys.wrap_key).into())
+            .encrypt_inout_detached(&[0u8; 12].into(), &[], (&mut body[..32]).into())
             .map_err(|_| EncryptError::InvalidRecipientKey)?;
-        out.extend_from_slice(&tag);
+        body[32..].copy_from_slice(&tag);
+        stanzas.push((keys.id, body));
+    }
+    stanzas.sort_unstable();
+    for (id, body) in stanzas {
+        out.push(ALG_X25519);
+        out.extend_from_slice(&id);
+        out.extend_from_slice(&(WRAPPED_KEY_LENGTH as u16).to_be_bytes());
+        out.extend_from_slice(&body);
     }
     Ok(())
 }
@@ -127,7 +156,7 @@ fn read_stanza<'a>(r: &mut Reader<'a>) -> Result<Next<'a>, DecryptError> {
     };
     let mut p = Reader::new(prefix);
     let algorithm = p.u8().unwrap_or_default();
-    let key_id = KeyId(p.array().unwrap_or_default());
+    let stanza_id = p.array().unwrap_or_default();
     let body_length = usize::from(p.u16().unwrap_or_default());
     if algorithm == ALG_X25519 && body_length != WRAPPED_KEY_LENGTH {
         return Err(DecryptError::Malformed(
@@ -135,20 +164,25 @@ fn read_stanza<'a>(r: &mut Reader<'a>) -> Result<Next<'a>, DecryptError> {
         ));
     }
     let needed = r.position() + body_length;
+    if needed > MAX_HEADER_LENGTH {
+        return Err(DecryptError::Malformed("envelope header too large"));
+    }
     let Some(body) = r.take(body_length) else {
         return Ok(Next::Needs(needed));
     };
     Ok(Next::Stanza(Stanza {
         algorithm,
-        key_id,
+        stanza_id,
         body,
     }))
 }
 
-/// Parses a header from the start of `bytes`, or says how much more input it needs.
-/// Between calls `bytes` may only grow, and `progress` must come from the previous call.
+/// Parses a header for `purpose` from the start of `bytes`, or says how much more input
+/// it needs. Between calls `bytes` may only grow, and `progress` must come from the
+/// previous call.
 pub(crate) fn parse<'a>(
     bytes: &'a [u8],
+    purpose: Purpose,
     progress: &mut Progress,
 ) -> Result<Parsed<'a>, DecryptError> {
     let mut r = Reader::new(bytes);
@@ -164,6 +198,14 @@ pub(crate) fn parse<'a>(
     let version = f.u8().unwrap_or_default();
     if version != VERSION {
         return Err(DecryptError::UnsupportedVersion(version));
+    }
+    let found = Purpose::from_header_byte(f.u8().unwrap_or_default())
+        .ok_or(DecryptError::Malformed("unknown envelope purpose"))?;
+    if found != purpose {
+        return Err(DecryptError::WrongPurpose {
+            expected: purpose.name(),
+            found: found.name(),
+        });
     }
     let payload_nonce = f.array().unwrap_or_default();
     let ephemeral = f.array().unwrap_or_default();
@@ -206,28 +248,31 @@ pub(crate) fn parse<'a>(
 }
 
 impl Header<'_> {
-    /// Finds this recipient's stanza(s) and unwraps the content key.
+    /// Finds this recipient's stanza and unwraps the content key: one X25519 and one HKDF
+    /// per envelope, then at most [`MAX_STANZAS_TRIED`] AEAD openings.
     pub(crate) fn unwrap_content_key(
         &self,
         secret: &StaticSecret,
-        own_public: &[u8; 32],
-        own_key_id: KeyId,
+        own: &PublicKeys,
     ) -> Result<Zeroizing<[u8; 32]>, DecryptError> {
+        let shared = secret.diffie_hellman(&X25519Public::from(self.ephemeral));
+        if !shared.was_contributory() {
+            return Err(DecryptError::DecryptionFailed);
+        }
+        let keys = stanza_keys(shared.as_bytes(), &self.ephemeral, own);
+        let cipher = ChaCha20Poly1305::new(&(*keys.wrap_key).into());
         let mut addressed = false;
-        for stanza in &self.stanzas {
-            if stanza.algorithm != ALG_X25519 || stanza.key_id != own_key_id {
-                continue;
-            }
+        let matching = self
+            .stanzas
+            .iter()
+            .filter(|stanza| stanza.algorithm == ALG_X25519 && stanza.stanza_id == keys.id)
+            .take(MAX_STANZAS_TRIED);
+        for stanza in matching {
             addressed = true;
-            let shared = secret.diffie_hellman(&X25519Public::from(self.ephemeral));
-            if !shared.was_contributory() {
-                continue;
-            }
-            let key = wrap_key(shared.as_bytes(), &self.ephemeral, own_public);
             let (sealed, tag) = stanza.body.split_at(32);
             let mut content_key = Zeroizing::new([0u8; 32]);
             content_key.copy_from_slice(sealed);
-            let opened = ChaCha20Poly1305::new(&(*key).into()).decrypt_inout_detached(
+            let opened = cipher.decrypt_inout_detached(
                 &[0u8; 12].into(),
                 &[],
                 content_key.as_mut_slice().into(),

@@ -12,42 +12,73 @@ pub(crate) mod stream;
 
 use thiserror::Error;
 
-pub use header::{MAX_HEADER_LENGTH, MAX_RECIPIENTS, X25519_STANZA_LENGTH};
+pub use header::{MAX_HEADER_LENGTH, MAX_RECIPIENTS, MAX_STANZAS_TRIED, X25519_STANZA_LENGTH};
 pub use stream::{CHUNK_LENGTH, Decryptor, Encryptor, TRAILER_LENGTH};
 
 use crate::{
     card::{Card, CardError, CardId, Identity},
-    keys::{IdentityKeyPair, KeyId, PublicKeys},
+    keys::{IdentityKeyPair, PublicKeys},
     random::RandomnessUnavailable,
     time::Timestamp,
 };
 
-/// Someone an envelope is encrypted to: an X25519 public key and its id.
+/// Someone an envelope is encrypted to: the public key pair of their card. The content key
+/// is wrapped to the X25519 key and bound to the Ed25519 key as well (docs/FORMAT.md §4.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Recipient {
-    encryption_key: [u8; 32],
-    key_id: KeyId,
-}
-
-impl Recipient {
-    /// The recipient holding the private half of `encryption_key`.
-    pub fn new(encryption_key: [u8; 32]) -> Self {
-        Self {
-            encryption_key,
-            key_id: KeyId::of_encryption_key(&encryption_key),
-        }
-    }
+    pub(crate) keys: PublicKeys,
 }
 
 impl From<&PublicKeys> for Recipient {
     fn from(keys: &PublicKeys) -> Self {
-        Self::new(keys.encryption)
+        Self { keys: *keys }
     }
 }
 
 impl From<&Card> for Recipient {
     fn from(card: &Card) -> Self {
         Self::from(card.public_keys())
+    }
+}
+
+/// What an envelope or group message is for. The purpose is bound into the header, the
+/// payload key and the signature, so bytes made for one purpose never decrypt or verify as
+/// another (docs/FORMAT.md §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Application data: messages and files, one-shot or streamed.
+    Data,
+    /// A group ticket: epoch secrets from a group's initiator (§8.2).
+    GroupTicket,
+    /// A message to a group under an epoch secret (§8.3); never an envelope.
+    GroupMessage,
+}
+
+impl Purpose {
+    /// The purpose's name, also its label in key derivation and signatures.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Data => "data",
+            Self::GroupTicket => "group-ticket",
+            Self::GroupMessage => "group-message",
+        }
+    }
+
+    pub(crate) fn header_byte(self) -> u8 {
+        match self {
+            Self::Data => 1,
+            Self::GroupTicket => 2,
+            Self::GroupMessage => 3,
+        }
+    }
+
+    /// The purpose an envelope header names (group messages have a format of their own).
+    pub(crate) fn from_header_byte(byte: u8) -> Option<Self> {
+        match byte {
+            1 => Some(Self::Data),
+            2 => Some(Self::GroupTicket),
+            _ => None,
+        }
     }
 }
 
@@ -110,6 +141,14 @@ pub enum DecryptError {
     /// The envelope ends before its header or payload is complete.
     #[error("the envelope is truncated")]
     Truncated,
+    /// The envelope was made for another purpose (a group ticket read as a message, …).
+    #[error("this envelope is a {found} envelope, not {expected}")]
+    WrongPurpose {
+        /// The purpose the reader expected.
+        expected: &'static str,
+        /// The purpose the header names.
+        found: &'static str,
+    },
     /// The envelope is not encrypted to this key.
     #[error("this message was not encrypted for this user's current key")]
     NotARecipient,
@@ -153,6 +192,7 @@ impl DecryptError {
             Self::Malformed(_) => "malformed",
             Self::UnsupportedVersion(_) => "unsupported_version",
             Self::Truncated => "truncated",
+            Self::WrongPurpose { .. } => "wrong_purpose",
             Self::NotARecipient => "not_a_recipient",
             Self::DecryptionFailed => "decryption_failed",
             Self::WrongSender => "wrong_sender",
@@ -171,7 +211,16 @@ pub fn encrypt_message(
     recipients: &[Recipient],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, EncryptError> {
-    let encryptor = Encryptor::new(sender, recipients)?;
+    encrypt_for(Purpose::Data, sender, recipients, plaintext)
+}
+
+pub(crate) fn encrypt_for(
+    purpose: Purpose,
+    sender: &IdentityKeyPair,
+    recipients: &[Recipient],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, EncryptError> {
+    let encryptor = Encryptor::for_purpose(purpose, sender, recipients)?;
     seal_all(encryptor, recipients.len(), plaintext)
 }
 
@@ -201,7 +250,17 @@ pub fn decrypt_message(
     sender_chain: &[Card],
     made_at: Option<Timestamp>,
 ) -> Result<(Vec<u8>, Verified), DecryptError> {
-    let mut decryptor = Decryptor::new(recipient);
+    decrypt_for(Purpose::Data, recipient, envelope, sender_chain, made_at)
+}
+
+pub(crate) fn decrypt_for(
+    purpose: Purpose,
+    recipient: &IdentityKeyPair,
+    envelope: &[u8],
+    sender_chain: &[Card],
+    made_at: Option<Timestamp>,
+) -> Result<(Vec<u8>, Verified), DecryptError> {
+    let mut decryptor = Decryptor::for_purpose(purpose, recipient);
     let mut plaintext = Vec::with_capacity(envelope.len());
     decryptor.update(envelope, &mut plaintext)?;
     let verified = decryptor.finish(&mut plaintext, sender_chain, made_at)?;
@@ -221,12 +280,34 @@ pub fn encrypt_message_with(
     payload_nonce: [u8; 16],
     ephemeral_secret: [u8; 32],
 ) -> Result<Vec<u8>, EncryptError> {
+    encrypt_with(
+        Purpose::Data,
+        sender,
+        recipients,
+        plaintext,
+        content_key,
+        payload_nonce,
+        ephemeral_secret,
+    )
+}
+
+/// [`encrypt_message_with`] for any purpose.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn encrypt_with(
+    purpose: Purpose,
+    sender: &IdentityKeyPair,
+    recipients: &[Recipient],
+    plaintext: &[u8],
+    content_key: [u8; 32],
+    payload_nonce: [u8; 16],
+    ephemeral_secret: [u8; 32],
+) -> Result<Vec<u8>, EncryptError> {
     let randomness = stream::Randomness {
         content_key: zeroize::Zeroizing::new(content_key),
         payload_nonce,
         ephemeral_secret: zeroize::Zeroizing::new(ephemeral_secret),
     };
-    let encryptor = Encryptor::with_randomness(sender, recipients, randomness)?;
+    let encryptor = Encryptor::with_randomness(purpose, sender, recipients, randomness)?;
     seal_all(encryptor, recipients.len(), plaintext)
 }
 

@@ -21,10 +21,10 @@ use zeroize::Zeroizing;
 
 #[cfg(not(target_arch = "wasm32"))]
 use super::chunk_worker::{ChunkWorker, Direction, LazyWorker, WorkerError};
-use super::{DecryptError, EncryptError, Recipient, Verified, header};
+use super::{DecryptError, EncryptError, Purpose, Recipient, Verified, header};
 use crate::{
     card::{Card, verify_chain},
-    keys::{IdentityKeyPair, KeyId},
+    keys::{IdentityKeyPair, KeyId, PublicKeys},
     random::random_array,
     time::Timestamp,
 };
@@ -35,8 +35,6 @@ pub(crate) const TAG_LENGTH: usize = 16;
 const SEALED_CHUNK_LENGTH: usize = CHUNK_LENGTH + TAG_LENGTH;
 /// Signer key id (8) and Ed25519 signature (64), at the end of the encrypted stream.
 pub const TRAILER_LENGTH: usize = 8 + 64;
-const PAYLOAD_INFO: &[u8] = b"tessera/v1/payload";
-const SIGNATURE_PREFIX: &[u8] = b"tessera/v1/message-signature\0";
 #[cfg(not(target_arch = "wasm32"))]
 const WORKER_LOST: &str = "the stream's worker thread failed";
 /// The STREAM counter is 11 bytes; stop long before it could wrap.
@@ -59,13 +57,18 @@ impl Randomness {
     }
 }
 
+/// `"tessera/v2/" || purpose || suffix`: the labels of the payload key and the signature.
+fn label(purpose: Purpose, suffix: &str) -> Vec<u8> {
+    ["tessera/v2/", purpose.name(), suffix].concat().into_bytes()
+}
+
 fn payload_cipher(
+    purpose: Purpose,
     content_key: &[u8; 32],
     payload_nonce: &[u8; header::PAYLOAD_NONCE_LENGTH],
     header: &[u8],
 ) -> ChaCha20Poly1305 {
-    let mut info = Vec::with_capacity(PAYLOAD_INFO.len() + 32);
-    info.extend_from_slice(PAYLOAD_INFO);
+    let mut info = label(purpose, "-payload");
     info.extend_from_slice(&Sha256::digest(header));
     let mut key = Zeroizing::new([0u8; 32]);
     let _ = Hkdf::<Sha256>::new(Some(payload_nonce), content_key).expand(&info, key.as_mut());
@@ -87,8 +90,10 @@ fn start_digest(header: &[u8]) -> blake3::Hasher {
     hasher
 }
 
-fn signature_input(digest: &blake3::Hash) -> Vec<u8> {
-    [SIGNATURE_PREFIX, digest.as_bytes()].concat()
+fn signature_input(purpose: Purpose, digest: &blake3::Hash) -> Vec<u8> {
+    let mut input = label(purpose, "-signature\0");
+    input.extend_from_slice(digest.as_bytes());
+    input
 }
 
 /// Encrypts and signs a stream for a set of recipients.
@@ -102,6 +107,7 @@ fn signature_input(digest: &blake3::Hash) -> Vec<u8> {
 /// [`Encryptor::update_from_reader`] and [`Encryptor::finish_to`] read plaintext straight
 /// into the chunk buffer and write sealed chunks from it, without an intermediate copy.
 pub struct Encryptor {
+    purpose: Purpose,
     header: Option<Vec<u8>>,
     cipher: ChaCha20Poly1305,
     digest: blake3::Hasher,
@@ -126,12 +132,22 @@ impl fmt::Debug for Encryptor {
 }
 
 impl Encryptor {
-    /// Starts an envelope from `sender` to `recipients` (1..=100 000, duplicates removed).
+    /// Starts a data envelope from `sender` to `recipients` (1..=100 000, duplicates
+    /// removed).
     pub fn new(sender: &IdentityKeyPair, recipients: &[Recipient]) -> Result<Self, EncryptError> {
-        Self::with_randomness(sender, recipients, Randomness::fresh()?)
+        Self::for_purpose(Purpose::Data, sender, recipients)
+    }
+
+    pub(crate) fn for_purpose(
+        purpose: Purpose,
+        sender: &IdentityKeyPair,
+        recipients: &[Recipient],
+    ) -> Result<Self, EncryptError> {
+        Self::with_randomness(purpose, sender, recipients, Randomness::fresh()?)
     }
 
     pub(crate) fn with_randomness(
+        purpose: Purpose,
         sender: &IdentityKeyPair,
         recipients: &[Recipient],
         randomness: Randomness,
@@ -139,19 +155,21 @@ impl Encryptor {
         let mut seen = HashSet::with_capacity(recipients.len());
         let unique: Vec<Recipient> = recipients
             .iter()
-            .filter(|r| seen.insert(r.encryption_key))
+            .filter(|r| seen.insert((r.keys.signing, r.keys.encryption)))
             .copied()
             .collect();
         let ephemeral = StaticSecret::from(*randomness.ephemeral_secret);
         let mut header_bytes = Vec::new();
         header::write(
             &mut header_bytes,
+            purpose,
             &randomness.payload_nonce,
             &ephemeral,
             &randomness.content_key,
             &unique,
         )?;
         Ok(Self::from_header(
+            purpose,
             header_bytes,
             &randomness.content_key,
             &randomness.payload_nonce,
@@ -162,14 +180,16 @@ impl Encryptor {
     /// An encryptor for any header whose payload is keyed by `content_key` (envelopes and
     /// group messages share the payload construction, docs/FORMAT.md §4.3–4.5).
     pub(crate) fn from_header(
+        purpose: Purpose,
         header_bytes: Vec<u8>,
         content_key: &[u8; 32],
         payload_nonce: &[u8; header::PAYLOAD_NONCE_LENGTH],
         sender: &IdentityKeyPair,
     ) -> Self {
-        let cipher = payload_cipher(content_key, payload_nonce, &header_bytes);
+        let cipher = payload_cipher(purpose, content_key, payload_nonce, &header_bytes);
         let digest = start_digest(&header_bytes);
         Self {
+            purpose,
             header: Some(header_bytes),
             cipher,
             digest,
@@ -278,7 +298,9 @@ impl Encryptor {
         }
         let staged = self.stage.get(..self.staged).unwrap_or_default();
         self.digest.update(staged);
-        let signature = self.signer.sign(&signature_input(&self.digest.finalize()));
+        let signature = self
+            .signer
+            .sign(&signature_input(self.purpose, &self.digest.finalize()));
         let mut start = out.len();
         out.extend_from_slice(staged);
         out.extend_from_slice(&self.signer_id.0);
@@ -452,8 +474,7 @@ fn seal_chunk(
 /// What a recipient needs to find and open its stanza.
 struct RecipientSecret {
     secret: StaticSecret,
-    own_public: [u8; 32],
-    own_key_id: KeyId,
+    own: PublicKeys,
 }
 
 #[allow(clippy::large_enum_variant)] // One instance per decryptor; boxing buys nothing.
@@ -482,6 +503,7 @@ enum DecryptState {
 /// established when `finish` succeeds; a failed `finish` means the released bytes must be
 /// discarded (docs/FORMAT.md §4.6).
 pub struct Decryptor {
+    purpose: Purpose,
     state: DecryptState,
     /// Header bytes while parsing; afterwards at most one sealed chunk held back because
     /// it may be the last.
@@ -503,34 +525,42 @@ impl fmt::Debug for Decryptor {
 }
 
 impl Decryptor {
-    /// Starts decrypting with the recipient's keys.
+    /// Starts decrypting a data envelope with the recipient's keys.
     pub fn new(recipient: &IdentityKeyPair) -> Self {
+        Self::for_purpose(Purpose::Data, recipient)
+    }
+
+    pub(crate) fn for_purpose(purpose: Purpose, recipient: &IdentityKeyPair) -> Self {
         let recipient = Box::new(RecipientSecret {
             secret: recipient.encryption_secret().clone(),
-            own_public: recipient.public_keys().encryption,
-            own_key_id: recipient.public_keys().encryption_key_id(),
+            own: *recipient.public_keys(),
         });
-        Self::with_state(DecryptState::Header {
-            needed: header::FIXED_LENGTH,
-            progress: header::Progress::default(),
-            recipient,
-        })
+        Self::with_state(
+            purpose,
+            DecryptState::Header {
+                needed: header::FIXED_LENGTH,
+                progress: header::Progress::default(),
+                recipient,
+            },
+        )
     }
 
     /// A decryptor for the payload after an already parsed header whose content key is
     /// known (group messages).
     pub(crate) fn for_payload(
+        purpose: Purpose,
         header_bytes: &[u8],
         content_key: &[u8; 32],
         payload_nonce: &[u8; header::PAYLOAD_NONCE_LENGTH],
     ) -> Self {
-        let cipher = payload_cipher(content_key, payload_nonce, header_bytes);
+        let cipher = payload_cipher(purpose, content_key, payload_nonce, header_bytes);
         let digest = start_digest(header_bytes);
-        Self::with_state(DecryptState::Payload { cipher, digest })
+        Self::with_state(purpose, DecryptState::Payload { cipher, digest })
     }
 
-    fn with_state(state: DecryptState) -> Self {
+    fn with_state(purpose: Purpose, state: DecryptState) -> Self {
         Self {
+            purpose,
             state,
             pending: Vec::new(),
             held: Zeroizing::new(Vec::with_capacity(TRAILER_LENGTH)),
@@ -579,11 +609,8 @@ impl Decryptor {
         let DecryptState::Header { progress, .. } = &mut self.state else {
             return Err(DecryptError::DecryptionFailed);
         };
-        match header::parse(bytes, progress)? {
+        match header::parse(bytes, self.purpose, progress)? {
             header::Parsed::Incomplete(more) => {
-                if more > header::MAX_HEADER_LENGTH {
-                    return Err(DecryptError::Malformed("envelope header too large"));
-                }
                 if let DecryptState::Header { needed, .. } = &mut self.state {
                     *needed = more;
                 }
@@ -593,13 +620,14 @@ impl Decryptor {
                 let DecryptState::Header { recipient, .. } = &self.state else {
                     return Err(DecryptError::DecryptionFailed);
                 };
-                let content_key = parsed.unwrap_content_key(
-                    &recipient.secret,
-                    &recipient.own_public,
-                    recipient.own_key_id,
-                )?;
+                let content_key = parsed.unwrap_content_key(&recipient.secret, &recipient.own)?;
                 let header_bytes = bytes.get(..length).unwrap_or_default();
-                let cipher = payload_cipher(&content_key, &parsed.payload_nonce, header_bytes);
+                let cipher = payload_cipher(
+                    self.purpose,
+                    &content_key,
+                    &parsed.payload_nonce,
+                    header_bytes,
+                );
                 let digest = start_digest(header_bytes);
                 self.state = DecryptState::Payload { cipher, digest };
                 Ok(Some(length))
@@ -776,7 +804,7 @@ impl Decryptor {
         let card = select_signer_card(sender_chain, signer_id, made_at)?;
         card.verifying_key()
             .verify_strict(
-                &signature_input(&digest.finalize()),
+                &signature_input(self.purpose, &digest.finalize()),
                 &Signature::from_bytes(&signature),
             )
             .map_err(|_| DecryptError::SignatureInvalid)?;
@@ -815,12 +843,13 @@ fn select_signer_card(
 /// `header`; lets tests build envelopes a conforming sender would never produce.
 #[cfg(test)]
 pub(crate) fn seal_inner(
+    purpose: Purpose,
     header: &[u8],
     content_key: &[u8; 32],
     payload_nonce: &[u8; header::PAYLOAD_NONCE_LENGTH],
     inner: &[u8],
 ) -> Vec<u8> {
-    let cipher = payload_cipher(content_key, payload_nonce, header);
+    let cipher = payload_cipher(purpose, content_key, payload_nonce, header);
     let mut out = header.to_vec();
     let chunks: Vec<&[u8]> = inner.chunks(CHUNK_LENGTH).collect();
     for (i, chunk) in chunks.iter().enumerate() {
@@ -844,12 +873,12 @@ pub(crate) fn seal_inner(
 #[cfg(test)]
 pub(crate) fn open_inner(envelope: &[u8], content_key: &[u8; 32]) -> (Vec<u8>, Vec<u8>) {
     let header::Parsed::Complete(parsed, length) =
-        header::parse(envelope, &mut header::Progress::default()).unwrap()
+        header::parse(envelope, Purpose::Data, &mut header::Progress::default()).unwrap()
     else {
         unreachable!("test envelopes are complete")
     };
     let header_bytes = &envelope[..length];
-    let cipher = payload_cipher(content_key, &parsed.payload_nonce, header_bytes);
+    let cipher = payload_cipher(Purpose::Data, content_key, &parsed.payload_nonce, header_bytes);
     let sealed: Vec<&[u8]> = envelope[length..].chunks(SEALED_CHUNK_LENGTH).collect();
     let mut inner = Vec::new();
     for (i, chunk) in sealed.iter().enumerate() {

@@ -73,7 +73,7 @@ fn truncation_extension_and_chunk_reordering_are_rejected() {
     let data: Vec<u8> = (0..3 * CHUNK_LENGTH + 100).map(|i| i as u8).collect();
     let envelope = seal(&alice, &[&bob], &data);
     let cards = std::slice::from_ref(&alice_card);
-    let header_length = 57 + X25519_STANZA_LENGTH;
+    let header_length = header::FIXED_LENGTH + X25519_STANZA_LENGTH;
     let sealed = CHUNK_LENGTH + 16;
     // Truncated at a chunk boundary, anywhere in the header, or by one byte.
     for cut in [
@@ -119,13 +119,14 @@ fn a_recipient_cannot_readdress_a_signed_message() {
     let mut new_header = Vec::new();
     header::write(
         &mut new_header,
+        Purpose::Data,
         &[5; 16],
         &x25519_dalek::StaticSecret::from([6; 32]),
         &[4; 32],
         &[Recipient::from(carol.public_keys())],
     )
     .unwrap();
-    let forged = stream::seal_inner(&new_header, &[4; 32], &[5; 16], &inner);
+    let forged = stream::seal_inner(Purpose::Data, &new_header, &[4; 32], &[5; 16], &inner);
     assert_eq!(
         decrypt_message(&carol, &forged, std::slice::from_ref(&alice_card), None).unwrap_err(),
         DecryptError::SignatureInvalid
@@ -256,7 +257,8 @@ fn ten_thousand_recipients() {
 
 /// A header of `count` stanzas of an unknown algorithm with empty bodies (not for `bob`).
 fn header_of_unknown_stanzas(count: u32) -> Vec<u8> {
-    let mut envelope = b"TSEV\x01".to_vec();
+    let mut envelope = b"TSEV".to_vec();
+    envelope.extend_from_slice(&[header::VERSION, Purpose::Data.header_byte()]);
     envelope.extend_from_slice(&[7; 16]);
     envelope.extend_from_slice(&keys(5).public_keys().encryption);
     envelope.extend_from_slice(&count.to_be_bytes());
@@ -410,7 +412,7 @@ proptest! {
         let to = [Recipient::from(bob.public_keys())];
         let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
         let expected = encrypt_message_with(&alice, &to, &data, [1; 32], [2; 16], [3; 32]).unwrap();
-        let mut encryptor = Encryptor::with_randomness(&alice, &to, fixed_randomness()).unwrap();
+        let mut encryptor = Encryptor::with_randomness(Purpose::Data, &alice, &to, fixed_randomness()).unwrap();
         encryptor.worker.allow(on_worker);
         let mut envelope = Vec::new();
         let mut rest = data.as_slice();
@@ -453,7 +455,7 @@ fn worker_threads_change_no_byte() {
         .map(|i| (i * 31 % 251) as u8)
         .collect();
     let encrypt = |on_worker: bool, pieces: usize, from_reader: bool| {
-        let mut encryptor = Encryptor::with_randomness(&alice, &to, fixed_randomness()).unwrap();
+        let mut encryptor = Encryptor::with_randomness(Purpose::Data, &alice, &to, fixed_randomness()).unwrap();
         encryptor.worker.allow(on_worker);
         let mut envelope = Vec::new();
         for piece in data.chunks(pieces) {
@@ -549,4 +551,130 @@ fn encryption_is_a_function_of_its_randomness() {
     let c = encrypt_message_with(&alice, &to, b"x", [1; 32], [2; 16], [4; 32]).unwrap();
     assert_eq!(a, b);
     assert_ne!(a, c);
+}
+
+#[test]
+fn a_group_ticket_envelope_is_not_a_message_and_back() {
+    let (alice, bob) = (keys(1), keys(2));
+    let alice_card = card(&alice, "alice");
+    let to_bob = [Recipient::from(bob.public_keys())];
+    let ticket = encrypt_for(Purpose::GroupTicket, &alice, &to_bob, b"TSGT...").unwrap();
+    let cards = std::slice::from_ref(&alice_card);
+    assert_eq!(
+        decrypt_message(&bob, &ticket, cards, None).unwrap_err(),
+        DecryptError::WrongPurpose {
+            expected: "data",
+            found: "group-ticket"
+        }
+    );
+    let message = encrypt_message(&alice, &to_bob, b"TSGT...").unwrap();
+    assert_eq!(
+        decrypt_for(Purpose::GroupTicket, &bob, &message, cards, None)
+            .unwrap_err()
+            .kind(),
+        "wrong_purpose"
+    );
+    // Relabelling the header does not help: the purpose is in the payload key too.
+    let mut relabelled = ticket.clone();
+    relabelled[5] = Purpose::Data.header_byte();
+    assert_eq!(
+        decrypt_message(&bob, &relabelled, cards, None).unwrap_err(),
+        DecryptError::DecryptionFailed
+    );
+    decrypt_for(Purpose::GroupTicket, &bob, &ticket, cards, None).unwrap();
+}
+
+#[test]
+fn a_card_copying_someones_encryption_key_does_not_address_them() {
+    // Mallory publishes a card with her own signing key and Alice's X25519 key. A message
+    // Carol encrypts "to mallory" must not open on Alice's device as one addressed to her.
+    let (alice, carol, mallory) = (keys(1), keys(3), keys(13));
+    let carol_card = card(&carol, "carol");
+    let mallory_keys = PublicKeys {
+        signing: mallory.public_keys().signing,
+        encryption: alice.public_keys().encryption,
+    };
+    let envelope = encrypt_message(&carol, &[Recipient::from(&mallory_keys)], b"hi").unwrap();
+    assert_eq!(
+        decrypt_message(&alice, &envelope, std::slice::from_ref(&carol_card), None).unwrap_err(),
+        DecryptError::NotARecipient
+    );
+}
+
+#[test]
+fn stanzas_reveal_neither_recipients_nor_sender() {
+    let (alice, bob, carol) = (keys(1), keys(2), keys(3));
+    let stanza_ids = |envelope: &[u8]| -> Vec<[u8; 8]> {
+        let header::Parsed::Complete(parsed, _) =
+            header::parse(envelope, Purpose::Data, &mut header::Progress::default()).unwrap()
+        else {
+            unreachable!("complete envelope")
+        };
+        parsed.stanzas.iter().map(|s| s.stanza_id).collect()
+    };
+    let one = stanza_ids(&seal(&alice, &[&alice, &bob, &carol], b"x"));
+    let two = stanza_ids(&seal(&alice, &[&alice, &bob, &carol], b"x"));
+    let public_ids: Vec<[u8; 8]> = [&alice, &bob, &carol]
+        .iter()
+        .map(|k| k.public_keys().encryption_key_id().0)
+        .collect();
+    // Written in ascending stanza id order, whatever the order recipients were given in.
+    assert!(one.windows(2).all(|w| w[0] < w[1]));
+    // No stanza id is a public key id, and ids differ from message to message.
+    assert!(one.iter().all(|id| !public_ids.contains(id)));
+    assert!(one.iter().all(|id| !two.contains(id)));
+}
+
+#[test]
+fn a_reader_tries_at_most_a_few_stanzas_with_its_id() {
+    // A hostile sender repeats the reader's stanza with broken bodies before the real one:
+    // the reader gives up after MAX_STANZAS_TRIED instead of trying every copy.
+    let (alice, bob) = (keys(1), keys(2));
+    let alice_card = card(&alice, "alice");
+    let cards = std::slice::from_ref(&alice_card);
+    let to_bob = [Recipient::from(bob.public_keys())];
+    let honest = encrypt_message_with(&alice, &to_bob, b"x", [1; 32], [2; 16], [3; 32]).unwrap();
+    let stanza_start = header::FIXED_LENGTH;
+    let stanza = honest[stanza_start..stanza_start + X25519_STANZA_LENGTH].to_vec();
+    let mut broken = stanza.clone();
+    broken[20] ^= 1;
+    let with_decoys = |decoys: usize| {
+        let mut header = honest[..stanza_start].to_vec();
+        header[stanza_start - 4..].copy_from_slice(&(decoys as u32 + 1).to_be_bytes());
+        for _ in 0..decoys {
+            header.extend_from_slice(&broken);
+        }
+        header.extend_from_slice(&stanza);
+        let (_, inner) = stream::open_inner(&honest, &[1; 32]);
+        stream::seal_inner(Purpose::Data, &header, &[1; 32], &[2; 16], &inner)
+    };
+    // Within the cap the real stanza is found (the signature then fails: the sender signed
+    // the honest header, not this one).
+    assert_eq!(
+        decrypt_message(&bob, &with_decoys(MAX_STANZAS_TRIED - 1), cards, None).unwrap_err(),
+        DecryptError::SignatureInvalid
+    );
+    assert_eq!(
+        decrypt_message(&bob, &with_decoys(MAX_STANZAS_TRIED), cards, None).unwrap_err(),
+        DecryptError::DecryptionFailed
+    );
+}
+
+#[test]
+fn the_header_limit_holds_for_one_shot_decryption() {
+    // 300 stanzas of an unknown algorithm, 65 535 bytes each: a 19.7 MB header.
+    let bob = keys(2);
+    let mut envelope = b"TSEV".to_vec();
+    envelope.extend_from_slice(&[header::VERSION, Purpose::Data.header_byte()]);
+    envelope.extend_from_slice(&[0; 16 + 32]);
+    envelope.extend_from_slice(&300u32.to_be_bytes());
+    for _ in 0..300 {
+        envelope.extend_from_slice(&[0x7F, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF]);
+        envelope.extend_from_slice(&[0; 65_535]);
+    }
+    let card = card(&keys(1), "alice");
+    assert_eq!(
+        decrypt_message(&bob, &envelope, &[card], None).unwrap_err(),
+        DecryptError::Malformed("envelope header too large")
+    );
 }

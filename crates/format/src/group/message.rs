@@ -7,14 +7,14 @@ use super::{EpochKey, GroupError, GroupId, GroupKeys};
 use crate::{
     card::Card,
     encoding::Reader,
-    envelope::{DecryptError, Decryptor, Encryptor, Verified},
+    envelope::{DecryptError, Decryptor, Encryptor, Purpose, Verified},
     keys::IdentityKeyPair,
     random::random_array,
     time::Timestamp,
 };
 
 const MAGIC: &[u8; 4] = b"TSGM";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const NONCE_LENGTH: usize = 16;
 
 /// What a group message says in clear: which group and epoch it belongs to.
@@ -123,7 +123,13 @@ impl GroupEncryptor {
     ) -> Self {
         let header = encode_header(group_id, epoch.epoch, &nonce);
         Self {
-            inner: Encryptor::from_header(header, &epoch.secret, &nonce, sender),
+            inner: Encryptor::from_header(
+                Purpose::GroupMessage,
+                header,
+                &epoch.secret,
+                &nonce,
+                sender,
+            ),
         }
     }
 
@@ -213,7 +219,8 @@ impl GroupDecryptor {
             .get_shared(header.epoch)
             .ok_or(GroupError::UnknownEpoch(header.epoch))?;
         let (header_bytes, payload) = bytes.split_at(length);
-        let mut decryptor = Decryptor::for_payload(header_bytes, &epoch.secret, &nonce);
+        let mut decryptor =
+            Decryptor::for_payload(Purpose::GroupMessage, header_bytes, &epoch.secret, &nonce);
         decryptor.update(payload, out)?;
         self.inner = Some((decryptor, epoch));
         Ok(())

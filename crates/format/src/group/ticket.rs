@@ -11,14 +11,14 @@ use super::{EpochKey, GroupError, GroupId};
 use crate::{
     card::{Card, Identity},
     encoding::Reader,
-    envelope::{DecryptError, Recipient, decrypt_message, encrypt_message},
+    envelope::{DecryptError, Purpose, Recipient, decrypt_for, encrypt_for},
     keys::IdentityKeyPair,
     time::Timestamp,
 };
 
 const TICKET_MAGIC: &[u8; 4] = b"TSGT";
 const BLOB_MAGIC: &[u8; 4] = b"TSGB";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 /// Most participants of one epoch.
 pub const MAX_PARTICIPANTS: usize = crate::envelope::MAX_RECIPIENTS;
 /// Envelope 0 (the epoch, to everyone) and optionally envelope 1 (history, to newcomers).
@@ -113,7 +113,7 @@ pub fn seal_ticket_blob(
     history: Option<(&[EpochKey], &[Recipient])>,
 ) -> Result<Vec<u8>, GroupError> {
     seal_ticket_blob_with(group_id, current, recipients, history, |to, plaintext| {
-        Ok(encrypt_message(initiator, to, plaintext)?)
+        Ok(encrypt_for(Purpose::GroupTicket, initiator, to, plaintext)?)
     })
 }
 
@@ -182,7 +182,13 @@ pub fn open_ticket_blob(
     for index in 0..count {
         let length = r.u32().ok_or(TRUNCATED)? as usize;
         let envelope = r.take(length).ok_or(TRUNCATED)?;
-        let plaintext = match decrypt_message(reader, envelope, initiator_chain, made_at) {
+        let plaintext = match decrypt_for(
+            Purpose::GroupTicket,
+            reader,
+            envelope,
+            initiator_chain,
+            made_at,
+        ) {
             Ok((plaintext, _)) => Zeroizing::new(plaintext),
             Err(DecryptError::NotARecipient) => continue,
             Err(e) => return Err(e.into()),
