@@ -95,6 +95,12 @@ pub enum TesseraError {
         /// What happened and what to do next.
         reason: String,
     },
+    /// Made for another purpose (a group ticket given as a message, …).
+    #[error("{reason}")]
+    WrongPurpose {
+        /// What happened and what to do next.
+        reason: String,
+    },
     /// Not encrypted for this user's current key.
     #[error("{reason}")]
     NotARecipient {
@@ -304,6 +310,7 @@ impl From<CoreError> for TesseraError {
                 Self::CardVerificationFailed { reason, identity }
             }
             CoreError::DecryptionFailed => Self::DecryptionFailed { reason },
+            CoreError::WrongPurpose { .. } => Self::WrongPurpose { reason },
             CoreError::NotARecipient => Self::NotARecipient { reason },
             CoreError::WrongSender => Self::WrongSender { reason },
             CoreError::SignatureInvalid => Self::SignatureInvalid { reason },
@@ -511,6 +518,7 @@ mod tests {
                 reason: text(),
             },
             CoreError::DecryptionFailed,
+            CoreError::WrongPurpose { message: text() },
             CoreError::NotARecipient,
             CoreError::WrongSender,
             CoreError::SignatureInvalid,

@@ -85,6 +85,7 @@ export const CLASS_OF_CODE = Object.freeze({
   users_not_found: UsersNotFoundError,
   card_verification_failed: IntegrityCheckFailedError,
   decryption_failed: IntegrityCheckFailedError,
+  wrong_purpose: IntegrityCheckFailedError,
   not_a_recipient: IntegrityCheckFailedError,
   wrong_sender: IntegrityCheckFailedError,
   signature_invalid: IntegrityCheckFailedError,

@@ -55,7 +55,7 @@ export class UsersNotFoundError extends TesseraError {
   readonly identities: string[];
 }
 /**
- * Decryption or verification failed. `code` says which check: `decryption_failed`,
+ * Decryption or verification failed. `code` says which check: `decryption_failed`, `wrong_purpose`,
  * `not_a_recipient`, `wrong_sender`, `signature_invalid`, `made_at_required`,
  * `signer_key_replaced`, `truncated`, `invalid_sender_cards`, `card_verification_failed`.
  */

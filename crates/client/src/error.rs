@@ -81,6 +81,15 @@ pub enum Error {
     /// The ciphertext is damaged or was tampered with (deliberately not more specific).
     #[error("decryption failed: the data is damaged or was tampered with; ask for it again")]
     DecryptionFailed,
+    /// The data was made for another purpose (a group ticket given as a message, …).
+    #[error(
+        "this data is not what the call expects ({message}); pass messages to decrypt, group \
+         messages to the group's decrypt"
+    )]
+    WrongPurpose {
+        /// Which purpose was expected and which was found.
+        message: String,
+    },
     /// The data is not encrypted for this user's current key.
     #[error(
         "this data was not encrypted for this user's current key (it was made for someone \
@@ -254,6 +263,7 @@ macro_rules! for_each_error_code {
             UsersNotFound => "users_not_found",
             CardVerificationFailed => "card_verification_failed",
             DecryptionFailed => "decryption_failed",
+            WrongPurpose => "wrong_purpose",
             NotARecipient => "not_a_recipient",
             WrongSender => "wrong_sender",
             SignatureInvalid => "signature_invalid",
@@ -334,6 +344,9 @@ impl From<DecryptError> for Error {
             | DecryptError::Truncated
             | DecryptError::DecryptionFailed => Error::DecryptionFailed,
             DecryptError::UnsupportedVersion(_) => Error::UnsupportedFormat {
+                message: error.to_string(),
+            },
+            DecryptError::WrongPurpose { .. } => Error::WrongPurpose {
                 message: error.to_string(),
             },
             DecryptError::NotARecipient => Error::NotARecipient,
@@ -452,6 +465,7 @@ mod tests {
             },
             Error::card_verification("a", "bad"),
             Error::DecryptionFailed,
+            Error::WrongPurpose { message: text("x") },
             Error::NotARecipient,
             Error::WrongSender,
             Error::SignatureInvalid,

@@ -569,7 +569,13 @@ fn generate_envelopes() -> (String, Value) {
     let trailer_at = hello_inner.len() - 64;
     let mut high_s = hello_inner.clone();
     high_s[trailer_at..].copy_from_slice(&with_non_canonical_s(&hello_inner[trailer_at..]));
-    let high_s = stream::seal_inner(Purpose::Data, &hello_header, &content_key, &hello_nonce, &high_s);
+    let high_s = stream::seal_inner(
+        Purpose::Data,
+        &hello_header,
+        &content_key,
+        &hello_nonce,
+        &high_s,
+    );
     negative(
         "message signature with S + order",
         high_s,
@@ -580,7 +586,13 @@ fn generate_envelopes() -> (String, Value) {
     );
     let mut small_r = hello_inner.clone();
     small_r[trailer_at..].copy_from_slice(&with_small_order_r(&hello_inner[trailer_at..]));
-    let small_r = stream::seal_inner(Purpose::Data, &hello_header, &content_key, &hello_nonce, &small_r);
+    let small_r = stream::seal_inner(
+        Purpose::Data,
+        &hello_header,
+        &content_key,
+        &hello_nonce,
+        &small_r,
+    );
     negative(
         "message signature with small-order R",
         small_r,
@@ -643,9 +655,15 @@ fn generate_envelopes() -> (String, Value) {
         encryption: pair(2).public_keys().encryption,
     };
     let (k, nonce, e) = randomness(31);
-    let to_mallory =
-        encrypt_message_with(&pair(1), &[Recipient::from(&mallory)], b"for mallory", k, nonce, e)
-            .unwrap();
+    let to_mallory = encrypt_message_with(
+        &pair(1),
+        &[Recipient::from(&mallory)],
+        b"for mallory",
+        k,
+        nonce,
+        e,
+    )
+    .unwrap();
     negative(
         "to a card that copies the reader's encryption key",
         to_mallory,

@@ -59,7 +59,9 @@ impl Randomness {
 
 /// `"tessera/v2/" || purpose || suffix`: the labels of the payload key and the signature.
 fn label(purpose: Purpose, suffix: &str) -> Vec<u8> {
-    ["tessera/v2/", purpose.name(), suffix].concat().into_bytes()
+    ["tessera/v2/", purpose.name(), suffix]
+        .concat()
+        .into_bytes()
 }
 
 fn payload_cipher(
@@ -878,7 +880,12 @@ pub(crate) fn open_inner(envelope: &[u8], content_key: &[u8; 32]) -> (Vec<u8>, V
         unreachable!("test envelopes are complete")
     };
     let header_bytes = &envelope[..length];
-    let cipher = payload_cipher(Purpose::Data, content_key, &parsed.payload_nonce, header_bytes);
+    let cipher = payload_cipher(
+        Purpose::Data,
+        content_key,
+        &parsed.payload_nonce,
+        header_bytes,
+    );
     let sealed: Vec<&[u8]> = envelope[length..].chunks(SEALED_CHUNK_LENGTH).collect();
     let mut inner = Vec::new();
     for (i, chunk) in sealed.iter().enumerate() {

@@ -455,7 +455,8 @@ fn worker_threads_change_no_byte() {
         .map(|i| (i * 31 % 251) as u8)
         .collect();
     let encrypt = |on_worker: bool, pieces: usize, from_reader: bool| {
-        let mut encryptor = Encryptor::with_randomness(Purpose::Data, &alice, &to, fixed_randomness()).unwrap();
+        let mut encryptor =
+            Encryptor::with_randomness(Purpose::Data, &alice, &to, fixed_randomness()).unwrap();
         encryptor.worker.allow(on_worker);
         let mut envelope = Vec::new();
         for piece in data.chunks(pieces) {
