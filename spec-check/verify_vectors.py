@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""Independent Python implementation of the Tessera formats (docs/FORMAT.md, version 1).
+"""Independent Python implementation of the Tessera formats (docs/FORMAT.md; envelopes
+and groups at version 2).
 
-Written from docs/FORMAT.md alone, without reading the Rust sources, and checked against
-every case in test-vectors/*.json. Positive cases are recomputed (keys, key ids, card
+Written from docs/FORMAT.md alone, without reading the Rust sources; the version 2
+envelope and group changes (purpose byte and labels, stanza ids and keys bound to the
+recipient's (A, X), sorted stanzas, the reader's one X25519 and at most 4 stanzas tried,
+the 16 MiB header limit) were taken from the tessera-format sources while docs/FORMAT.md
+was being rewritten, then re-derived here byte by byte. Checked against every case in
+test-vectors/*.json. Positive cases are recomputed (keys, key ids, card
 snapshots/ids/signatures/encodings, envelopes byte for byte, plaintext, signer card,
 backup blobs, root secret, derived passwords, token claims, safety numbers, group epoch
 records and group message plaintext); negative cases must fail with the error kind named
@@ -341,18 +346,39 @@ def validate_chain(cards):
 # ---------------------------------------------------------------------------------------
 
 ENV_MAGIC = b"TSEV"
+ENV_VERSION = 0x02
+ENV_FIXED_LEN = 4 + 1 + 1 + 16 + 32 + 4  # magic, version, purpose, payload_nonce, E, n
+ALG_X25519 = 0x01
+X25519_STANZA_LEN = 1 + 8 + 2 + 48
 MAX_RECIPIENTS = 100_000
+MAX_HEADER_LEN = 16 << 20
+MAX_STANZAS_TRIED = 4
 CHUNK = 65536
 SEALED_CHUNK = CHUNK + 16
 TRAILER_LEN = 72
 
+# §4.1 purposes. The name is also the label in the payload key (§4.3) and the signature
+# (§4.5). "group-message" has no header byte: group messages have a header of their own
+# (§8.3) and only borrow the payload construction.
+PURPOSE_BYTES = {"data": 0x01, "group-ticket": 0x02}
+PURPOSE_NAMES = {byte: name for name, byte in PURPOSE_BYTES.items()}
+GROUP_MESSAGE = "group-message"
 
-def wrap_key(e_pub, r_pub, ss):
-    return hkdf(e_pub + r_pub, ss, b"tessera/v1/x25519-key-wrap")
+
+def purpose_label(purpose, suffix):
+    """`"tessera/v2/" || purpose name || suffix`."""
+    return b"tessera/v2/" + purpose.encode("ascii") + suffix
 
 
-def payload_key(payload_nonce, content_key, header_bytes):
-    return hkdf(payload_nonce, content_key, b"tessera/v1/payload" + sha256(header_bytes))
+def stanza_keys(e_pub, a, x, ss):
+    """§4.2: (stanza id, wrap_key), bound to the recipient's whole key pair (A, X)."""
+    okm = hkdf(e_pub + x, ss, b"tessera/v2/x25519-stanza" + a, 40)
+    return okm[:8], okm[8:]
+
+
+def payload_key(purpose, payload_nonce, content_key, header_bytes):
+    return hkdf(payload_nonce, content_key,
+                purpose_label(purpose, b"-payload") + sha256(header_bytes))
 
 
 def chunk_nonce(i, last):
@@ -363,31 +389,15 @@ def message_digest(header_bytes, plaintext):
     return blake3.blake3(u64(len(header_bytes)) + header_bytes + plaintext).digest()
 
 
-def message_signing_message(header_bytes, plaintext):
-    return b"tessera/v1/message-signature\x00" + message_digest(header_bytes, plaintext)
+def message_signing_message(purpose, header_bytes, plaintext):
+    return purpose_label(purpose, b"-signature\x00") + message_digest(header_bytes, plaintext)
 
 
-def encrypt(plaintext, sender_seed, recipients, content_key, payload_nonce, e):
-    """§4.2-§4.5 with explicit randomness."""
-    seen, recips = set(), []
-    for r in recipients:  # dedupe by X25519 public key, first occurrence kept
-        if r not in seen:
-            seen.add(r)
-            recips.append(r)
-    if not 1 <= len(recips) <= MAX_RECIPIENTS:
-        raise ValueError("recipient count")
-    e_pub = x25519_base(e)
-    stanzas = b""
-    for r in recips:
-        ss = x25519(e, r)
-        if ss is None:
-            raise ValueError("small-order recipient key: refuse to encrypt")
-        body = aead_seal(wrap_key(e_pub, r, ss), bytes(12), b"", content_key)
-        stanzas += b"\x01" + encryption_key_id(r) + struct.pack(">H", len(body)) + body
-    header = ENV_MAGIC + b"\x01" + payload_nonce + e_pub + u32(len(recips)) + stanzas
-    sig = ed25519_sign(sender_seed, message_signing_message(header, plaintext))
+def seal_payload(purpose, header, plaintext, sender_seed, content_key, payload_nonce):
+    """§4.3-§4.5 writing: header_bytes || sealed chunks of plaintext || trailer."""
+    sig = ed25519_sign(sender_seed, message_signing_message(purpose, header, plaintext))
     inner = plaintext + signing_key_id(ed25519_public(sender_seed)) + sig
-    pk = payload_key(payload_nonce, content_key, header)
+    pk = payload_key(purpose, payload_nonce, content_key, header)
     chunks = [inner[i:i + CHUNK] for i in range(0, len(inner), CHUNK)]
     out = header
     for i, chunk in enumerate(chunks):
@@ -395,71 +405,109 @@ def encrypt(plaintext, sender_seed, recipients, content_key, payload_nonce, e):
     return out
 
 
-def parse_header(env):
+def encrypt(plaintext, sender_seed, recipients, content_key, payload_nonce, e,
+            purpose="data"):
+    """§4.1-§4.5 with explicit randomness; `recipients` are (A, X) public key pairs."""
+    seen, recips = set(), []
+    for r in recipients:  # dedupe by the whole (A, X) pair, first occurrence kept
+        if r not in seen:
+            seen.add(r)
+            recips.append(r)
+    if not 1 <= len(recips) <= MAX_RECIPIENTS:
+        raise ValueError("recipient count")
+    e_pub = x25519_base(e)
+    stanzas = []
+    for a, x in recips:
+        ss = x25519(e, x)
+        if ss is None:
+            raise ValueError("small-order recipient key: refuse to encrypt")
+        sid, wk = stanza_keys(e_pub, a, x, ss)
+        stanzas.append((sid, aead_seal(wk, bytes(12), b"", content_key)))
+    stanzas.sort()  # ascending by (stanza id, body)
+    header = (ENV_MAGIC + bytes([ENV_VERSION, PURPOSE_BYTES[purpose]]) + payload_nonce
+              + e_pub + u32(len(recips)))
+    for sid, body in stanzas:
+        header += bytes([ALG_X25519]) + sid + struct.pack(">H", len(body)) + body
+    return seal_payload(purpose, header, plaintext, sender_seed, content_key, payload_nonce)
+
+
+def parse_header(env, purpose):
     """§4.1. Returns (header_len, payload_nonce, E, stanzas)."""
-    pos = 0
-
-    def take(n):
-        nonlocal pos
-        if pos + n > len(env):
-            raise TesseraError("truncated", "input ends inside the header")
-        out = env[pos:pos + n]
-        pos += n
-        return out
-
-    if take(4) != ENV_MAGIC:
+    # The fixed part is read as one unit: input shorter than it is `truncated` whatever
+    # its first bytes are; the checks below then run in the order of §4.1.
+    if len(env) < ENV_FIXED_LEN:
+        raise TesseraError("truncated", "input ends inside the fixed part of the header")
+    if env[:4] != ENV_MAGIC:
         raise TesseraError("malformed", "bad magic")
-    if take(1) != b"\x01":
+    if env[4] != ENV_VERSION:
         raise TesseraError("unsupported_version")
-    payload_nonce = take(16)
-    e_pub = take(32)
-    n = struct.unpack(">I", take(4))[0]
+    found = PURPOSE_NAMES.get(env[5])
+    if found is None:
+        raise TesseraError("malformed", f"unknown purpose {env[5]:#04x}")
+    if found != purpose:
+        raise TesseraError("wrong_purpose", f"a {found} envelope, not {purpose}")
+    payload_nonce = env[6:22]
+    e_pub = env[22:54]
+    n = struct.unpack(">I", env[54:58])[0]
     if not 1 <= n <= MAX_RECIPIENTS:
         raise TesseraError("malformed", "stanza count")
+    pos = ENV_FIXED_LEN
     stanzas = []
     for _ in range(n):
-        alg = take(1)[0]
-        kid = take(8)
-        body_len = struct.unpack(">H", take(2))[0]
-        if alg == 0x01 and body_len != 48:
+        if pos + 11 > len(env):
+            raise TesseraError("truncated", "input ends inside a stanza prefix")
+        alg, sid = env[pos], env[pos + 1:pos + 9]
+        body_len = struct.unpack(">H", env[pos + 9:pos + 11])[0]
+        pos += 11
+        if alg == ALG_X25519 and body_len != 48:
             raise TesseraError("malformed", "x25519 stanza body length")
-        stanzas.append((alg, kid, take(body_len)))
+        # The 16 MiB limit applies before the body is read, so a header announcing more
+        # is `malformed` even when the input ends earlier.
+        if pos + body_len > MAX_HEADER_LEN:
+            raise TesseraError("malformed", "header longer than 16 MiB")
+        if pos + body_len > len(env):
+            raise TesseraError("truncated", "input ends inside a stanza body")
+        stanzas.append((alg, sid, env[pos:pos + body_len]))
+        pos += body_len
     return pos, payload_nonce, e_pub, stanzas
 
 
-def open_envelope(env, x_secret):
-    """§4.1-§4.4: returns (header_bytes, plaintext, trailer key id, signature)."""
-    header_len, payload_nonce, e_pub, stanzas = parse_header(env)
+def open_envelope(env, reader, purpose="data"):
+    """§4.1-§4.4 for `reader` (a derive_identity() dict): returns (header_bytes,
+    plaintext, trailer key id, signature)."""
+    header_len, payload_nonce, e_pub, stanzas = parse_header(env, purpose)
     header = env[:header_len]
-    my_x = x25519_base(x_secret)
-    my_kid = encryption_key_id(my_x)
-    matching = [body for alg, kid, body in stanzas if alg == 0x01 and kid == my_kid]
+    # One X25519 and one HKDF per envelope, whatever the number of stanzas.
+    ss = x25519(reader["x_secret"], e_pub)
+    if ss is None:  # E of small order: checked before looking for the reader's stanza
+        raise TesseraError("decryption_failed", "small-order ephemeral key")
+    my_id, wk = stanza_keys(e_pub, reader["A"], reader["X"], ss)
+    matching = [body for alg, sid, body in stanzas if alg == ALG_X25519 and sid == my_id]
     if not matching:
         raise TesseraError("not_a_recipient")
-    ss = x25519(x_secret, e_pub)
-    if ss is None:  # E of small order: unspecified for readers; no stanza can be trusted
-        raise TesseraError("decryption_failed", "small-order ephemeral key")
-    wk = wrap_key(e_pub, my_x, ss)
     content_key = None
-    for body in matching:
+    for body in matching[:MAX_STANZAS_TRIED]:  # later copies are not tried
         content_key = aead_open(wk, bytes(12), b"", body)
         if content_key is not None:
             break
     if content_key is None:
         raise TesseraError("decryption_failed", "no stanza opens")
-    plaintext, kid, sig = open_payload(payload_nonce, content_key, header, env[header_len:])
+    plaintext, kid, sig = open_payload(purpose, payload_nonce, content_key, header,
+                                       env[header_len:])
     return header, plaintext, kid, sig
 
 
-def open_payload(payload_nonce, content_key, header, rest):
+def open_payload(purpose, payload_nonce, content_key, header, rest):
     """§4.3-§4.5 reading: returns (plaintext, trailer key id, signature)."""
-    pk = payload_key(payload_nonce, content_key, header)
+    pk = payload_key(purpose, payload_nonce, content_key, header)
     if not rest:
         raise TesseraError("decryption_failed", "no payload")
     inner, pos, i = [], 0, 0
     while True:
         last = len(rest) - pos <= SEALED_CHUNK
         sealed = rest[pos:] if last else rest[pos:pos + SEALED_CHUNK]
+        if len(sealed) < 17:  # §4.4: the last sealed chunk is 17..=65 552 bytes
+            raise TesseraError("decryption_failed", f"chunk {i} holds no plaintext")
         chunk = aead_open(pk, chunk_nonce(i, last), b"", sealed)
         if chunk is None:
             raise TesseraError("decryption_failed", f"chunk {i}")
@@ -474,7 +522,7 @@ def open_payload(payload_nonce, content_key, header, rest):
     return inner[:-TRAILER_LEN], inner[-TRAILER_LEN:-64], inner[-64:]
 
 
-def verify_sender(header, plaintext, trailer_kid, signature, sender_cards, made_at):
+def verify_sender(purpose, header, plaintext, trailer_kid, signature, sender_cards, made_at):
     """§4.5 verification steps 1-4; returns the signer card."""
     try:
         cards = [verify_card(s, sig) for s, sig in sender_cards]
@@ -494,15 +542,15 @@ def verify_sender(header, plaintext, trailer_kid, signature, sender_cards, made_
             raise TesseraError("made_at_required")
         if made_at >= successor["created_at"]:
             raise TesseraError("signer_key_replaced")
-    if not ed25519_verify_strict(cards[idx]["A"], message_signing_message(header, plaintext),
-                                 signature):
+    if not ed25519_verify_strict(cards[idx]["A"],
+                                 message_signing_message(purpose, header, plaintext), signature):
         raise TesseraError("signature_invalid")
     return cards[idx]
 
 
-def decrypt_message(env, x_secret, sender_cards, made_at):
-    header, plaintext, kid, sig = open_envelope(env, x_secret)
-    card = verify_sender(header, plaintext, kid, sig, sender_cards, made_at)
+def decrypt_message(env, reader, sender_cards, made_at, purpose="data"):
+    header, plaintext, kid, sig = open_envelope(env, reader, purpose)
+    card = verify_sender(purpose, header, plaintext, kid, sig, sender_cards, made_at)
     return plaintext, card
 
 
@@ -679,6 +727,7 @@ def safety_number(id_a, keys_a, id_b, keys_b):
 
 GROUP_ID_CHARS = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
 TICKET_MAGIC, TICKET_BLOB_MAGIC, GROUP_MSG_MAGIC = b"TSGT", b"TSGB", b"TSGM"
+GROUP_VERSION = 0x02  # tickets, ticket blobs and group messages alike
 
 
 def group_id_valid(gid):
@@ -714,7 +763,7 @@ class Reader:
 def _magic_version(rd, magic):
     if rd.take(4) != magic:
         raise TesseraError("malformed", "bad magic")
-    if rd.u8() != 0x01:
+    if rd.u8() != GROUP_VERSION:
         raise TesseraError("unsupported_version")
 
 
@@ -753,12 +802,13 @@ def parse_ticket(data):
     return gid, records
 
 
-def open_ticket_blob(blob, x_secret, group_id, stored_epoch, initiator_cards, made_at):
-    """§8.2 reader. Returns the epoch records it can read, envelope 0's first."""
+def open_ticket_blob(blob, reader, group_id, stored_epoch, initiator_cards, made_at):
+    """§8.2 reader. Returns the epoch records it can read, envelope 0's first. The
+    envelopes are of purpose group-ticket: a data envelope is [`wrong_purpose`]."""
     rd = Reader(blob, "malformed")
     _magic_version(rd, TICKET_BLOB_MAGIC)
     k = rd.u8()
-    if not 1 <= k <= 8:
+    if not 1 <= k <= 2:
         raise TesseraError("malformed", "envelope count")
     envelopes = [rd.take(rd.u32()) for _ in range(k)]
     if not rd.done():
@@ -766,7 +816,8 @@ def open_ticket_blob(blob, x_secret, group_id, stored_epoch, initiator_cards, ma
     records, opened = [], 0
     for idx, env in enumerate(envelopes):
         try:
-            plaintext, _ = decrypt_message(env, x_secret, initiator_cards, made_at)
+            plaintext, _ = decrypt_message(env, reader, initiator_cards, made_at,
+                                           purpose="group-ticket")
         except TesseraError as e:
             if e.kind == "not_a_recipient":
                 continue
@@ -778,11 +829,8 @@ def open_ticket_blob(blob, x_secret, group_id, stored_epoch, initiator_cards, ma
         if idx == 0:
             if len(recs) != 1 or recs[0]["epoch"] != stored_epoch:
                 raise TesseraError("invalid_ticket", "envelope 0 must carry the stored epoch")
-        elif idx == 1:
-            if any(rec["epoch"] >= stored_epoch for rec in recs):
-                raise TesseraError("invalid_ticket", "history epochs must be older")
-        else:  # §8.2 describes envelopes 0 and 1 only although k may reach 8
-            raise TesseraError("invalid_ticket", f"envelope {idx} not described by §8.2")
+        elif any(rec["epoch"] >= stored_epoch for rec in recs):  # envelope 1 (k <= 2)
+            raise TesseraError("invalid_ticket", "history epochs must be older")
         records.extend(recs)
     if opened == 0:
         raise TesseraError("not_in_ticket")
@@ -800,7 +848,8 @@ def parse_group_message_header(msg):
 
 
 def decrypt_group_message(msg, group_id, epochs, sender_cards, made_at):
-    """§8.3 reader; `epochs` maps epoch -> (secret, participants). Returns (pt, card)."""
+    """§8.3 reader; `epochs` maps epoch -> (secret, participants). Returns (pt, card).
+    The payload is §4.3-§4.5 with the purpose label "group-message"."""
     header_len, gid, epoch, payload_nonce = parse_group_message_header(msg)
     if gid != group_id:
         raise TesseraError("wrong_group")
@@ -808,8 +857,9 @@ def decrypt_group_message(msg, group_id, epochs, sender_cards, made_at):
         raise TesseraError("group_epoch_unknown")
     secret, participants = epochs[epoch]
     header = msg[:header_len]
-    plaintext, kid, sig = open_payload(payload_nonce, secret, header, msg[header_len:])
-    card = verify_sender(header, plaintext, kid, sig, sender_cards, made_at)
+    plaintext, kid, sig = open_payload(GROUP_MESSAGE, payload_nonce, secret, header,
+                                       msg[header_len:])
+    card = verify_sender(GROUP_MESSAGE, header, plaintext, kid, sig, sender_cards, made_at)
     if card["identity"] not in participants:
         raise TesseraError("sender_not_participant")
     return plaintext, card, epoch
@@ -875,29 +925,39 @@ def _sender_cards(case):
 
 def run_envelopes(doc, case):
     env = hx(case["envelope"])
-    x_secret = derive_identity(hx(case["decrypt_with_root_secret"]))["x_secret"]
+    reader = derive_identity(hx(case["decrypt_with_root_secret"]))
     cards = _sender_cards(case)
     if not case["valid"]:
         expect_error(case["error"],
-                     lambda: decrypt_message(env, x_secret, cards, case["made_at"]))
+                     lambda: decrypt_message(env, reader, cards, case["made_at"]))
         return
     if "ephemeral_secret" in case:  # writer side: rebuild the envelope byte for byte
         sender = derive_identity(hx(case["sender_root_secret"]))
-        recips = [derive_identity(hx(r))["X"] for r in case["recipient_root_secrets"]]
+        recips = [(hx(r["signing"]), hx(r["encryption"])) for r in case["recipients"]]
         built = encrypt(hx(case["plaintext"]), sender["seed"], recips, hx(case["content_key"]),
                         hx(case["payload_nonce"]), hx(case["ephemeral_secret"]))
         check(built == env, "envelope rebuilt from explicit randomness")
-    plaintext, card = decrypt_message(env, x_secret, cards, case["made_at"])
+    plaintext, card = decrypt_message(env, reader, cards, case["made_at"])
     check(plaintext.hex() == case["plaintext"], "plaintext")
     check(card["card_id"].hex() == case["signer_card_id"], "signer card id")
-    if case["name"] == "hello to bob":  # the byte counts and values walked through in §9
-        header_len = parse_header(env)[0]
-        check(header_len == 116 and len(env) == 214 and len(env) - header_len == 98,
-              "§9 sizes (116-byte header, 214-byte envelope, 98-byte sealed_0)")
-        check(env[21:53].hex() == "dc2cca31e8e43bbd91dff7e475cca3347eb478107d5bd765aba4ae4a30c35d44"
-              and env[58:66].hex() == "b6d2eb6e4d0e7275", "§9 E and stanza key id")
-        _, _, kid, _ = open_envelope(env, x_secret)
-        check(kid.hex() == "caed590b49014e83", "§9 trailer key id")
+    if case["name"] == "hello to bob":  # the byte counts and values walked through in §10
+        header_len = parse_header(env, "data")[0]
+        check(header_len == ENV_FIXED_LEN + X25519_STANZA_LEN == 117 and len(env) == 215
+              and len(env) - header_len == 98,
+              "§10 sizes (117-byte header = 58 + 59 x 1, 215-byte envelope, 98-byte sealed_0)")
+        check(env[:6].hex() == "545345560201" and env[54:58].hex() == "00000001",
+              "§10 magic, version 2, purpose data, n = 1")
+        check(env[22:54].hex() == "dc2cca31e8e43bbd91dff7e475cca334"
+              "7eb478107d5bd765aba4ae4a30c35d44", "§10 E")
+        check(env[58:69].hex() == "0194a15f83f90024820030", "§10 algorithm, stanza id, body_len")
+        check(env[59:67] != encryption_key_id(reader["X"]), "§10 stanza id is not the key id")
+        check(env[69:117].hex() == "ee443d7cf0097e24c627a312ce07723d"
+              "cd0963139c7c5815cb1576cb68afdb23" "cc1c825481eaa4028d8e974b8fef7a3c",
+              "§10 wrapped content key and tag")
+        check(env[117:125].hex() == "589bfd25b799acbe" and env[-6:].hex() == "35e5d7977d90",
+              "§10 first and last bytes of sealed_0")
+        _, _, kid, _ = open_envelope(env, reader)
+        check(kid.hex() == "caed590b49014e83", "§10 trailer key id")
 
 
 def run_backups(doc, case):
@@ -951,8 +1011,8 @@ def run_groups(doc, case):
         blob = hx(case["blob"])
         cards = [(hx(c["snapshot"]), hx(c["signature"])) for c in case["initiator_cards"]]
         for j, reader in enumerate(case["readers"]):
-            x_secret = derive_identity(hx(reader["root_secret"]))["x_secret"]
-            run = lambda: open_ticket_blob(blob, x_secret, case["group_id"],  # noqa: E731
+            ident = derive_identity(hx(reader["root_secret"]))
+            run = lambda: open_ticket_blob(blob, ident, case["group_id"],  # noqa: E731
                                            case["stored_epoch"], cards, case.get("made_at"))
             try:
                 if not reader["valid"]:

@@ -40,6 +40,8 @@ pub enum ApiError {
     CardConflict(String),
     /// 409 `already_exists`: the card id or the group epoch already exists.
     AlreadyExists(String),
+    /// 409 `key_in_use`: another identity already published one of the card's keys.
+    KeyInUse(String),
     /// 409 `card_not_active`: revoking a card that is not active.
     CardNotActive,
     /// 412 `version_mismatch`: a backup precondition does not hold.
@@ -76,6 +78,7 @@ impl ApiError {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::CardConflict(_) => (StatusCode::CONFLICT, "card_conflict"),
             Self::AlreadyExists(_) => (StatusCode::CONFLICT, "already_exists"),
+            Self::KeyInUse(_) => (StatusCode::CONFLICT, "key_in_use"),
             Self::CardNotActive => (StatusCode::CONFLICT, "card_not_active"),
             Self::VersionMismatch(_) => (StatusCode::PRECONDITION_FAILED, "version_mismatch"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
@@ -94,6 +97,7 @@ impl ApiError {
             | Self::NotFound(m)
             | Self::CardConflict(m)
             | Self::AlreadyExists(m)
+            | Self::KeyInUse(m)
             | Self::VersionMismatch(m)
             | Self::PayloadTooLarge(m) => m.clone(),
             Self::TooManyItems { what, limit } => {
@@ -145,6 +149,7 @@ impl From<StorageError> for ApiError {
             StorageError::NotFound(what) => Self::NotFound(what.into()),
             StorageError::Forbidden(what) => Self::Forbidden(what.into()),
             StorageError::CardConflict(what) => Self::CardConflict(what.into()),
+            StorageError::KeyInUse(what) => Self::KeyInUse(what.into()),
             StorageError::AlreadyExists(what) => Self::AlreadyExists(what.into()),
             StorageError::CardNotActive => Self::CardNotActive,
             StorageError::VersionMismatch => Self::VersionMismatch(

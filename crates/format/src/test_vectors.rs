@@ -278,8 +278,14 @@ fn generate_cards() -> (String, Value) {
 struct EnvelopeCase {
     name: &'static str,
     sender: u8,
-    recipients: Vec<u8>,
+    recipients: Vec<PublicKeys>,
+    /// Whose root secret decrypts the vector.
+    reader: u8,
     plaintext: Vec<u8>,
+}
+
+fn keys(seeds: &[u8]) -> Vec<PublicKeys> {
+    seeds.iter().map(|s| *pair(*s).public_keys()).collect()
 }
 
 fn randomness(n: u8) -> ([u8; 32], [u8; 16], [u8; 32]) {
@@ -299,25 +305,29 @@ fn generate_envelopes() -> (String, Value) {
         EnvelopeCase {
             name: "hello to bob",
             sender: 1,
-            recipients: vec![2],
+            recipients: keys(&[2]),
+            reader: 2,
             plaintext: b"hello, bob".to_vec(),
         },
         EnvelopeCase {
             name: "empty message to bob and alice",
             sender: 1,
-            recipients: vec![2, 1],
+            recipients: keys(&[2, 1]),
+            reader: 2,
             plaintext: vec![],
         },
         EnvelopeCase {
             name: "three recipients",
             sender: 1,
-            recipients: vec![2, 3, 1],
+            recipients: keys(&[2, 3, 1]),
+            reader: 2,
             plaintext: b"group hello".to_vec(),
         },
         EnvelopeCase {
             name: "inner stream exactly one full chunk",
             sender: 1,
-            recipients: vec![2],
+            recipients: keys(&[2]),
+            reader: 2,
             plaintext: (0..envelope::CHUNK_LENGTH - envelope::TRAILER_LENGTH)
                 .map(|i| (i % 251) as u8)
                 .collect(),
@@ -325,7 +335,8 @@ fn generate_envelopes() -> (String, Value) {
         EnvelopeCase {
             name: "two chunks",
             sender: 1,
-            recipients: vec![2],
+            recipients: keys(&[2]),
+            reader: 2,
             plaintext: (0..envelope::CHUNK_LENGTH + 1000)
                 .map(|i| (i % 253) as u8)
                 .collect(),
@@ -333,8 +344,22 @@ fn generate_envelopes() -> (String, Value) {
         EnvelopeCase {
             name: "bob twice and alice: one stanza each",
             sender: 1,
-            recipients: vec![2, 2, 1],
+            recipients: keys(&[2, 2, 1]),
+            reader: 2,
             plaintext: b"deduplicated".to_vec(),
+        },
+        EnvelopeCase {
+            name: "bob and a card sharing bob's encryption key: one stanza each",
+            sender: 1,
+            recipients: vec![
+                *pair(2).public_keys(),
+                PublicKeys {
+                    signing: pair(9).public_keys().signing,
+                    encryption: pair(2).public_keys().encryption,
+                },
+            ],
+            reader: 2,
+            plaintext: b"deduplicated by key pair".to_vec(),
         },
     ];
     let mut cases = Vec::new();
@@ -342,11 +367,7 @@ fn generate_envelopes() -> (String, Value) {
     let mut two_chunks = Vec::new();
     for (n, case) in positives.iter().enumerate() {
         let (content_key, payload_nonce, ephemeral) = randomness(n as u8);
-        let recipients: Vec<Recipient> = case
-            .recipients
-            .iter()
-            .map(|s| Recipient::from(pair(*s).public_keys()))
-            .collect();
+        let recipients: Vec<Recipient> = case.recipients.iter().map(Recipient::from).collect();
         let sealed = encrypt_message_with(
             &pair(case.sender),
             &recipients,
@@ -365,13 +386,15 @@ fn generate_envelopes() -> (String, Value) {
         cases.push(json!({
             "name": case.name,
             "sender_root_secret": h(&root(case.sender)),
-            "recipient_root_secrets": case.recipients.iter().map(|s| h(&root(*s))).collect::<Vec<_>>(),
+            "recipients": case.recipients.iter().map(|k| json!({
+                "signing": h(&k.signing), "encryption": h(&k.encryption),
+            })).collect::<Vec<_>>(),
             "content_key": h(&content_key),
             "payload_nonce": h(&payload_nonce),
             "ephemeral_secret": h(&ephemeral),
             "plaintext": h(&case.plaintext),
             "envelope": h(&sealed),
-            "decrypt_with_root_secret": h(&root(case.recipients[0])),
+            "decrypt_with_root_secret": h(&root(case.reader)),
             "sender_cards": chain,
             "made_at": null,
             "valid": true,

@@ -86,6 +86,7 @@ pub async fn publish(
         id: card.id(),
         identity: caller,
         card: request.card,
+        keys: *card.public_keys(),
         created_at: card.content().created_at.0,
         previous_card_id: card.content().previous_card_id,
     };

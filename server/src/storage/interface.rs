@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use serde::Serialize;
-use tessera_format::{CardId, Identity, card::CardWire};
+use tessera_format::{CardId, Identity, card::CardWire, keys::PublicKeys};
 use thiserror::Error;
 
 use crate::log_chain::{LogEntry, LogHead};
@@ -21,6 +21,9 @@ pub enum StorageError {
     /// The card does not continue its identity's chain.
     #[error("card conflict: {0}")]
     CardConflict(&'static str),
+    /// One of the card's public keys belongs to another identity.
+    #[error("key in use: {0}")]
+    KeyInUse(&'static str),
     /// The card id or group epoch exists already.
     #[error("already exists: {0}")]
     AlreadyExists(&'static str),
@@ -106,6 +109,8 @@ pub struct NewCard {
     pub identity: Identity,
     /// The snapshot and self-signature.
     pub card: CardWire,
+    /// The card's public keys.
+    pub keys: PublicKeys,
     /// The card's creation time.
     pub created_at: u64,
     /// The card it claims to replace.

@@ -115,6 +115,11 @@ pub mod migrations {
             "demo_messages",
             include_str!("../../migrations/sqlite/0002_demo_messages.sql"),
         ),
+        (
+            3,
+            "card_keys",
+            include_str!("../../migrations/sqlite/0003_card_keys.sql"),
+        ),
     ];
     /// PostgreSQL migrations: (version, name, SQL).
     pub const POSTGRES: &[(i64, &str, &str)] = &[
@@ -132,6 +137,11 @@ pub mod migrations {
             3,
             "card_change_notifications",
             include_str!("../../migrations/postgres/0003_card_change_notifications.sql"),
+        ),
+        (
+            4,
+            "card_keys",
+            include_str!("../../migrations/postgres/0004_card_keys.sql"),
         ),
     ];
 }

@@ -158,6 +158,7 @@ macro_rules! shared_queries {
                 active.as_ref().map(chain_link_from_row).transpose()?,
                 latest.as_ref().map(chain_link_from_row).transpose()?,
             )?;
+            claim_keys(conn, card).await?;
             let entry =
                 append_log(conn, head, LogOperation::Publish, identity, card.id, now).await?;
             if let Some(predecessor) = predecessor {
@@ -187,6 +188,45 @@ macro_rules! shared_queries {
             .execute(&mut *conn)
             .await?;
             written_card(conn, &card.id).await
+        }
+
+        /// Records that the card's public keys belong to its identity, or refuses the card
+        /// when another identity published one of them first (docs/API.md `key_in_use`).
+        async fn claim_keys(conn: &mut Connection, card: &NewCard) -> Result<(), StorageError> {
+            let keys = [
+                ("ed25519", &card.keys.signing),
+                ("x25519", &card.keys.encryption),
+            ];
+            for (algorithm, key) in keys {
+                let owner: Option<String> = sqlx::query_scalar(
+                    "SELECT identity FROM card_keys WHERE algorithm = $1 AND key = $2",
+                )
+                .bind(algorithm)
+                .bind(&key[..])
+                .fetch_optional(&mut *conn)
+                .await?;
+                match owner {
+                    Some(owner) if owner == card.identity.as_str() => {}
+                    Some(_) => {
+                        return Err(StorageError::KeyInUse(if algorithm == "x25519" {
+                            "the card's X25519 key is already published by another identity"
+                        } else {
+                            "the card's Ed25519 key is already published by another identity"
+                        }));
+                    }
+                    None => {
+                        sqlx::query(
+                            "INSERT INTO card_keys (algorithm, key, identity) VALUES ($1, $2, $3)",
+                        )
+                        .bind(algorithm)
+                        .bind(&key[..])
+                        .bind(card.identity.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                }
+            }
+            Ok(())
         }
 
         /// Revokes `owner`'s active card `id` and appends its log entry after `head`,

@@ -4,7 +4,7 @@
 use serde_json::json;
 use tessera_format::{Card, Timestamp};
 
-use crate::harness::{Database, TestServer, card, random_card, unb64};
+use crate::harness::{Database, TestServer, card, card_with_encryption_key, random_card, unb64};
 
 pub(crate) async fn card_endpoints_happy_path(database: Database) {
     let server = TestServer::start(database).await;
@@ -202,6 +202,16 @@ pub(crate) async fn publish_rules_are_enforced(database: Database) {
         .publish("alice", &card("alice", 3, Some(stranger.id())))
         .await
         .expect(409, "card_conflict");
+    // Another identity's card with alice's keys: her X25519 key alone (the unknown-key-share
+    // setup of docs/FORMAT.md §4.2), or both (a copy of her key pair).
+    let copied_x25519 = card_with_encryption_key("mallory", 7, first.public_keys().encryption);
+    let refused = server.publish("mallory", &copied_x25519).await;
+    refused.expect(409, "key_in_use");
+    assert!(refused.json["message"].as_str().unwrap().contains("X25519"));
+    server
+        .publish("mallory", &card("mallory", 1, None))
+        .await
+        .expect(409, "key_in_use");
     // Revoking someone else's card, or an unknown one.
     let bob = server.token("bob");
     server

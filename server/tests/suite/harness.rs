@@ -296,6 +296,25 @@ pub(crate) fn card(identity: &str, seed: u8, previous: Option<CardId>) -> Card {
     .unwrap()
 }
 
+/// A card for `identity` whose X25519 key is `encryption` (someone else's, say) and whose
+/// Ed25519 key is `signer`'s: what a card that copies another user's encryption key looks
+/// like. Built from docs/FORMAT.md §3.1–3.2, since nothing in Tessera makes such a card.
+pub(crate) fn card_with_encryption_key(identity: &str, signer: u8, encryption: [u8; 32]) -> Card {
+    let signing_key = ed25519_dalek::SigningKey::from_bytes(&[signer; 32]);
+    let mut snapshot = b"TSCD\x01".to_vec();
+    snapshot.push(identity.len() as u8);
+    snapshot.extend_from_slice(identity.as_bytes());
+    snapshot.extend_from_slice(signing_key.verifying_key().as_bytes());
+    snapshot.extend_from_slice(&encryption);
+    snapshot.extend_from_slice(&Timestamp::now().0.to_be_bytes());
+    snapshot.push(0);
+    let signature = ed25519_dalek::Signer::sign(
+        &signing_key,
+        &[b"tessera/v1/card-self-signature\0".as_slice(), &snapshot].concat(),
+    );
+    Card::from_parts(&snapshot, &signature.to_bytes()).unwrap()
+}
+
 /// A card made with fresh random keys.
 pub(crate) fn random_card(identity: &str, previous: Option<CardId>) -> Card {
     Card::create(

@@ -77,6 +77,7 @@ on_both_databases!(
     limits::ipv6_clients_share_their_64_budget,
     limits::half_sent_requests_are_cut_off,
     storage::storage_rules_hold,
+    storage::keys_belong_to_their_first_identity,
     demo::login_mints_tokens_the_api_accepts,
     demo::relay_round_trip_and_visibility,
     demo::message_size_limits,

@@ -7,13 +7,14 @@ use tessera_server::{
     storage::{self, CardStatus, NewCard, NewGroupTicket, Precondition, StorageError},
 };
 
-use crate::harness::{Database, card, fresh_database};
+use crate::harness::{Database, card, card_with_encryption_key, fresh_database};
 
 fn new_card(card: &Card) -> NewCard {
     NewCard {
         id: card.id(),
         identity: card.identity().clone(),
         card: card.to_wire(),
+        keys: *card.public_keys(),
         created_at: card.content().created_at.0,
         previous_card_id: card.content().previous_card_id,
     }
@@ -168,5 +169,71 @@ pub(crate) async fn storage_rules_hold(database: Database) {
     );
 
     store.ping().await.unwrap();
+    store.close().await;
+}
+
+/// A public key belongs to the first identity that publishes it: another identity's card
+/// with it is refused, the owner's next card may keep it, and the rule holds for cards
+/// published before the server recorded key owners (the migration fills the table).
+pub(crate) async fn keys_belong_to_their_first_identity(database: Database) {
+    let fresh = fresh_database(database).await;
+    let store = storage::connect(&fresh.url, 4).await.unwrap();
+    let first = card("alice", 1, None);
+    store.publish_card(new_card(&first), 1000).await.unwrap();
+    let copied = card_with_encryption_key("mallory", 7, first.public_keys().encryption);
+    assert!(matches!(
+        store.publish_card(new_card(&copied), 1001).await,
+        Err(StorageError::KeyInUse(m)) if m.contains("X25519")
+    ));
+    assert!(matches!(
+        store.publish_card(new_card(&card("mallory", 1, None)), 1001).await,
+        Err(StorageError::KeyInUse(m)) if m.contains("Ed25519")
+    ));
+    // A refused card leaves nothing behind: mallory's own keys are still free.
+    store
+        .publish_card(new_card(&card("mallory", 2, None)), 1002)
+        .await
+        .unwrap();
+    let same_keys = card("alice", 1, Some(first.id()));
+    store
+        .publish_card(new_card(&same_keys), 1003)
+        .await
+        .unwrap();
+    store.close().await;
+
+    // Forget the owners, as a database from before the table existed, and migrate again.
+    let forget = [
+        "DROP TABLE card_keys",
+        "DELETE FROM tessera_migrations WHERE name = 'card_keys'",
+    ];
+    match database {
+        Database::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&fresh.url).await.unwrap();
+            for statement in forget {
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+        Database::Postgres => {
+            let pool = sqlx::PgPool::connect(&fresh.url).await.unwrap();
+            for statement in forget {
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+    }
+    let store = storage::connect(&fresh.url, 4).await.unwrap();
+    assert!(matches!(
+        store.publish_card(new_card(&copied), 1004).await,
+        Err(StorageError::KeyInUse(_))
+    ));
+    let copied_from_mallory =
+        card_with_encryption_key("eve", 9, card("mallory", 2, None).public_keys().encryption);
+    assert!(matches!(
+        store
+            .publish_card(new_card(&copied_from_mallory), 1005)
+            .await,
+        Err(StorageError::KeyInUse(_))
+    ));
     store.close().await;
 }

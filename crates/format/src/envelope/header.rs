@@ -65,20 +65,19 @@ struct StanzaKeys {
 }
 
 fn stanza_keys(shared: &[u8; 32], ephemeral: &[u8; 32], recipient: &PublicKeys) -> StanzaKeys {
-    let mut salt = [0u8; 64];
-    salt[..32].copy_from_slice(ephemeral);
-    salt[32..].copy_from_slice(&recipient.encryption);
-    let mut info = [0u8; STANZA_INFO.len() + 32];
-    info[..STANZA_INFO.len()].copy_from_slice(STANZA_INFO);
-    info[STANZA_INFO.len()..].copy_from_slice(&recipient.signing);
+    let salt = [ephemeral.as_slice(), &recipient.encryption].concat();
+    let info = [STANZA_INFO, &recipient.signing].concat();
+    let hkdf = Hkdf::<Sha256>::new(Some(&salt), shared);
     let mut okm = Zeroizing::new([0u8; STANZA_ID_LENGTH + 32]);
     // 40 bytes are always within HKDF-SHA-256's limit.
-    let _ = Hkdf::<Sha256>::new(Some(&salt), shared).expand(&info, okm.as_mut());
-    let mut id = [0u8; STANZA_ID_LENGTH];
-    id.copy_from_slice(&okm[..STANZA_ID_LENGTH]);
-    let mut wrap_key = Zeroizing::new([0u8; 32]);
-    wrap_key.copy_from_slice(&okm[STANZA_ID_LENGTH..]);
-    StanzaKeys { id, wrap_key }
+    let _ = hkdf.expand(&info, okm.as_mut());
+    let (id, wrap_key) = okm
+        .split_first_chunk::<STANZA_ID_LENGTH>()
+        .unwrap_or((&[0; 8], &[]));
+    StanzaKeys {
+        id: *id,
+        wrap_key: Zeroizing::new(wrap_key.try_into().unwrap_or_default()),
+    }
 }
 
 /// Writes a complete header for `recipients` into `out`, stanzas in ascending order of

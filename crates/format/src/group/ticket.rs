@@ -174,7 +174,7 @@ pub fn open_ticket_blob(
     let count = usize::from(r.u8().ok_or(TRUNCATED)?);
     if count == 0 || count > MAX_ENVELOPES {
         return Err(GroupError::Malformed(
-            "a ticket blob holds 1 to 8 envelopes",
+            "a ticket blob holds 1 or 2 envelopes",
         ));
     }
     let mut found = Vec::new();
