@@ -567,7 +567,11 @@ def argon2id(password, salt, m, t, p, length):
                            parallelism=p, hash_len=length, type=Type.ID, version=0x13)
 
 
-def backup_create(root_secret, password, salt, nonce, m=19456, t=2, p=1):
+# §5.2: writers' defaults; readers accept at most 4 times them (and p <= 4).
+KDF_DEFAULT_M, KDF_DEFAULT_T = 65536, 3
+
+
+def backup_create(root_secret, password, salt, nonce, m=KDF_DEFAULT_M, t=KDF_DEFAULT_T, p=1):
     if password == "":
         raise TesseraError("empty_password")
     head = BACKUP_MAGIC + b"\x01\x01" + u32(m) + u32(t) + u32(p) + salt + nonce
@@ -576,7 +580,7 @@ def backup_create(root_secret, password, salt, nonce, m=19456, t=2, p=1):
 
 
 def backup_open(blob, password):
-    # Check order (not fixed by §5.2, assumed): magic, version, KDF id, length, parameters.
+    # Check order (§5.2): magic, version, KDF id, length, parameters.
     if len(blob) < 4 or blob[:4] != BACKUP_MAGIC:
         raise TesseraError("malformed", "magic")
     if len(blob) < 6:
@@ -588,7 +592,7 @@ def backup_open(blob, password):
     if len(blob) != BACKUP_LEN:
         raise TesseraError("malformed", "length")
     m, t, p = struct.unpack(">III", blob[6:18])
-    if not (1 <= p <= 16 and 8 * p <= m <= 1_048_576 and 1 <= t <= 16):
+    if not (1 <= p <= 4 and 8 * p <= m <= 4 * KDF_DEFAULT_M and 1 <= t <= 4 * KDF_DEFAULT_T):
         raise TesseraError("parameters_out_of_range")
     salt, nonce = blob[18:34], blob[34:46]
     key = argon2id(password.encode("utf-8"), salt, m, t, p, 32)
@@ -598,10 +602,16 @@ def backup_open(blob, password):
     return rs
 
 
-def derive_passwords(password):
+def derive_passwords(password, app_id, identity):
+    """§5.3: Argon2id at the default cost, salted with the app id and the identity."""
     if password == "":
         raise TesseraError("empty_password")
-    out = argon2id(password.encode("utf-8"), b"tessera/v1/derive-passwords", 19456, 2, 1, 64)
+    app, who = app_id.encode("utf-8"), identity.encode("ascii")
+    if not 1 <= len(app) <= 255:
+        raise TesseraError("invalid_input")
+    salt = sha256(b"tessera/v2/derive-passwords" + bytes([len(app)]) + app
+                  + bytes([len(who)]) + who)
+    out = argon2id(password.encode("utf-8"), salt, KDF_DEFAULT_M, KDF_DEFAULT_T, 1, 64)
     return b64url(out[:32]), b64url(out[32:])
 
 
@@ -962,10 +972,11 @@ def run_envelopes(doc, case):
 
 def run_backups(doc, case):
     if "derive_passwords" in case:
+        args = (case["derive_passwords"], case["app_id"], case["identity"])
         if not case["valid"]:
-            expect_error(case["error"], lambda: derive_passwords(case["derive_passwords"]))
+            expect_error(case["error"], lambda: derive_passwords(*args))
             return
-        login, backup = derive_passwords(case["derive_passwords"])
+        login, backup = derive_passwords(*args)
         check(login == case["login_password"], "login_password")
         check(backup == case["backup_password"], "backup_password")
         return

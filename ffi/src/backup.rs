@@ -4,7 +4,7 @@
 
 use std::{fmt, sync::Arc};
 
-use tessera_format::{IdentityKeyPair, backup};
+use tessera_format::{Identity, IdentityKeyPair, backup};
 
 use crate::{error::CryptoError, keys::KeyPair};
 
@@ -51,10 +51,16 @@ impl DerivedPasswords {
 }
 
 /// Splits one user password into a login password and a backup password (Argon2id,
-/// deterministic; docs/FORMAT.md §5.3).
+/// deterministic; docs/FORMAT.md §5.3), salted with the app's id (a stable string naming
+/// the app, such as the server's app id) and the user's identity.
 #[uniffi::export]
-pub fn derive_passwords(password: String) -> Result<Arc<DerivedPasswords>, CryptoError> {
+pub fn derive_passwords(
+    password: String,
+    app_id: String,
+    identity: String,
+) -> Result<Arc<DerivedPasswords>, CryptoError> {
+    let identity = Identity::new(identity)?;
     Ok(Arc::new(DerivedPasswords {
-        inner: backup::derive_passwords(&password)?,
+        inner: backup::derive_passwords(&password, &app_id, &identity)?,
     }))
 }

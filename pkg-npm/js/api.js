@@ -6,9 +6,10 @@
 import { createClient } from './client.js';
 import * as errors from './errors.js';
 import { streamArgs, transform } from './files.js';
+import { createKdf } from './kdf.js';
 import { MemoryKeyStore } from './keystore-memory.js';
 import { IndexedDbKeyStore } from './keystore-indexeddb.js';
-import { cardList as cardsOf, plainDecrypted, plainPasswords } from './shapes.js';
+import { cardList as cardsOf, passwordArgs, plainDecrypted, plainPasswords } from './shapes.js';
 
 const { errorFromCode, invalidInput } = errors;
 
@@ -76,8 +77,8 @@ export function createApi(wasm, platform) {
     return transform(input, stream, () => plainDecrypted(stream.finish()).plaintext);
   }
 
-  function derivePasswords(password) {
-    return plainPasswords(wasm.derivePasswords(password));
+  function derivePasswords(password, options) {
+    return plainPasswords(wasm.derivePasswords(...passwordArgs(password, options)));
   }
 
   function verifyCardChain(cards) {
@@ -119,7 +120,10 @@ export function createApi(wasm, platform) {
     return result;
   }
 
-  const { Tessera, Group } = createClient(wasm, { init, defaultKeyStore: platform.defaultKeyStore });
+  const kdf =
+    platform.kdfWorker &&
+    createKdf(wasm, { startWorker: platform.kdfWorker.start, module: platform.kdfWorker.module, errorFromCode });
+  const { Tessera, Group } = createClient(wasm, { init, defaultKeyStore: platform.defaultKeyStore, kdf });
   const { FileKeyStore } = platform;
 
   return {

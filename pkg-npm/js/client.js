@@ -7,7 +7,7 @@
 
 import { invalidInput } from './errors.js';
 import { streamArgs, transform } from './files.js';
-import { cardList, plainDecrypted, plainPasswords } from './shapes.js';
+import { cardList, passwordArgs, plainDecrypted, plainPasswords } from './shapes.js';
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
@@ -56,7 +56,7 @@ function sendWith(fetchImpl) {
   };
 }
 
-export function createClient(wasm, { init, defaultKeyStore }) {
+export function createClient(wasm, { init, defaultKeyStore, kdf }) {
   /**
    * `{ [identity]: Card }` from an array of cards, as E3Kit's FindUsersResult. Defined as
    * own properties, so any identity (even `__proto__`) is an ordinary key.
@@ -202,14 +202,20 @@ export function createClient(wasm, { init, defaultKeyStore }) {
         sendWith(fetchImpl),
         options.onKeyChanged,
         options.identity,
+        kdf?.argon2id,
       );
       return new Tessera(INTERNAL, inner);
     }
 
-    /** One typed password → a login password and a backup password (Argon2id). */
-    static async derivePasswords(password) {
+    /**
+     * One typed password → a login password and a backup password (Argon2id), salted
+     * with `{ appId, identity }`.
+     */
+    static async derivePasswords(password, options) {
+      const args = passwordArgs(password, options);
       await init();
-      return plainPasswords(wasm.Tessera.derivePasswords(checkString(password, 'password')));
+      if (kdf) return kdf.derivePasswords(...args);
+      return plainPasswords(wasm.Tessera.derivePasswords(...args));
     }
 
     /** The user's identity (the tokens' subject). */

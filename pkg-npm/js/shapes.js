@@ -18,6 +18,21 @@ export function cardList(wasm, cards, what) {
   return list.map((card) => card.clone());
 }
 
+/**
+ * The arguments of `derivePasswords(password, { appId, identity })` for the wasm call:
+ * both salt the derivation (docs/FORMAT.md §5.3), so both are required.
+ */
+export function passwordArgs(password, options) {
+  if (typeof password !== 'string') throw invalidInput('password must be a string');
+  const { appId, identity } = options ?? {};
+  if (typeof appId !== 'string' || typeof identity !== 'string') {
+    throw invalidInput(
+      "derivePasswords needs { appId, identity }: your app's id (a stable string, such as the server's app id) and the user's identity",
+    );
+  }
+  return [password, appId, identity];
+}
+
 /** `{ loginPassword, backupPassword }` from the wasm result, which is freed. */
 export function plainPasswords(derived) {
   const result = { loginPassword: derived.loginPassword, backupPassword: derived.backupPassword };

@@ -1,6 +1,6 @@
 //! Password backups of a root secret and `derivePasswords` (docs/FORMAT.md §5).
 
-use tessera_format::backup::{open_backup, seal_backup};
+use tessera_format::backup::{self, KdfParams, open_backup, seal_backup};
 use wasm_bindgen::prelude::*;
 
 use crate::{error::OrJs, keys::KeyPair};
@@ -16,10 +16,20 @@ pub struct DerivedPasswords {
     pub backup_password: String,
 }
 
-/// Splits one user password into a login password and a backup password (Argon2id).
+/// Splits one user password into a login password and a backup password (Argon2id),
+/// salted with the app id and the user's identity.
 #[wasm_bindgen(js_name = derivePasswords)]
-pub fn derive_passwords(password: &str) -> Result<DerivedPasswords, JsValue> {
-    Ok(tessera_format::derive_passwords(password).or_js()?.into())
+pub fn derive_passwords(
+    password: &str,
+    app_id: &str,
+    identity: &str,
+) -> Result<DerivedPasswords, JsValue> {
+    let identity = tessera_format::Identity::new(identity).or_js()?;
+    Ok(
+        tessera_format::derive_passwords(password, app_id, &identity)
+            .or_js()?
+            .into(),
+    )
 }
 
 impl From<tessera_format::backup::DerivedPasswords> for DerivedPasswords {
@@ -29,6 +39,27 @@ impl From<tessera_format::backup::DerivedPasswords> for DerivedPasswords {
             backup_password: derived.backup_password.as_str().to_owned(),
         }
     }
+}
+
+/// Argon2id for the browser worker that runs the client's backup KDF off the main thread
+/// (js/kdf-worker.js); not part of the package's API.
+#[wasm_bindgen(js_name = argon2id)]
+pub fn argon2id(
+    password: &str,
+    salt: &[u8],
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+    length: usize,
+) -> Result<Vec<u8>, JsValue> {
+    let params = KdfParams {
+        memory_kib,
+        iterations,
+        parallelism,
+    };
+    let mut out = vec![0; length];
+    backup::argon2id(password.as_bytes(), salt, params, &mut out).or_js()?;
+    Ok(out)
 }
 
 /// Encrypts the key pair's root secret under `password` (94-byte blob).

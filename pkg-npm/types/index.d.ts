@@ -178,8 +178,12 @@ export class Tessera {
    * the identity). Loads the user's key from the key store when present.
    */
   static initialize(getToken: GetTokenCallback, options: TesseraOptions): Promise<Tessera>;
-  /** One typed password → a login password for your backend and a backup password. */
-  static derivePasswords(password: string): Promise<DerivedPasswords>;
+  /**
+   * One typed password → a login password for your backend and a backup password
+   * (Argon2id, 64 MiB, deterministic). `appId` and `identity` salt it: equal passwords of
+   * two users give unrelated results. Use the same `appId` on every device.
+   */
+  static derivePasswords(password: string, options: DerivePasswordsOptions): Promise<DerivedPasswords>;
 
   /** The user's identity. */
   readonly identity: string;
@@ -435,8 +439,15 @@ export interface DerivedPasswords {
   loginPassword: string;
   backupPassword: string;
 }
+/** What salts `derivePasswords`. */
+export interface DerivePasswordsOptions {
+  /** A stable string naming your app, the same on every device (the server's app id is a good choice); 1–255 bytes. */
+  appId: string;
+  /** The user's identity. */
+  identity: string;
+}
 /** Splits one user password into two (Argon2id; docs/FORMAT.md §5.3). */
-export function derivePasswords(password: string): DerivedPasswords;
+export function derivePasswords(password: string, options: DerivePasswordsOptions): DerivedPasswords;
 
 /** The 60-digit safety number of two cards (order-independent). */
 export function safetyNumber(a: Card, b: Card): string;

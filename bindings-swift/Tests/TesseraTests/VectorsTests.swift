@@ -71,11 +71,14 @@ final class VectorsTests: XCTestCase {
         for c in try cases("backups.json") {
             let name = c["name"] as! String
             if let password = c["derive_passwords"] as? String {
+                let derive = {
+                    try derivePasswords(password: password, appId: c["app_id"] as! String, identity: c["identity"] as! String)
+                }
                 guard c["valid"] as! Bool else {
-                    expectKind(c["error"] as! String, name) { _ = try derivePasswords(password: password) }
+                    expectKind(c["error"] as! String, name) { _ = try derive() }
                     continue
                 }
-                let derived = try derivePasswords(password: password)
+                let derived = try derive()
                 XCTAssertEqual(derived.loginPassword(), c["login_password"] as? String, name)
                 XCTAssertEqual(derived.backupPassword(), c["backup_password"] as? String, name)
                 continue

@@ -232,7 +232,7 @@ fn client_operations(c: &mut Criterion) -> f64 {
         })
     });
     g.bench_function("derive_passwords", |b| {
-        b.iter(|| Tessera::derive_passwords("bench password").unwrap())
+        b.iter(|| Tessera::derive_passwords("bench password", "app-bench", "alice").unwrap())
     });
     g.finish();
     group_operations(c, &rt, &users, &everyone);

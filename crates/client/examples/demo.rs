@@ -104,7 +104,8 @@ async fn main() {
     println!("   carol gets: [{}] {refused}", refused.code());
 
     step("bob backs his key up under a password, then restores it on a brand-new device");
-    let passwords = Tessera::derive_passwords("correct horse battery staple").unwrap();
+    let passwords =
+        Tessera::derive_passwords("correct horse battery staple", APP_ID, "bob").unwrap();
     bob.backup_private_key(&passwords.backup_password)
         .await
         .unwrap();

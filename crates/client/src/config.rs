@@ -4,6 +4,7 @@ use std::{fmt, sync::Arc};
 
 use super::{
     key_store::KeyStore,
+    password_kdf::PasswordKdf,
     platform::{PlatformError, SendOutsideWasm, SyncOutsideWasm},
     token::TokenProvider,
     transport::HttpTransport,
@@ -36,6 +37,7 @@ pub struct Config {
     pub(crate) transport: Option<Arc<dyn HttpTransport>>,
     pub(crate) key_changed: Option<Arc<dyn KeyChangedListener>>,
     pub(crate) identity: Option<String>,
+    pub(crate) password_kdf: Option<Arc<dyn PasswordKdf>>,
 }
 
 impl Config {
@@ -53,6 +55,7 @@ impl Config {
             transport: None,
             key_changed: None,
             identity: None,
+            password_kdf: None,
         }
     }
 
@@ -65,6 +68,13 @@ impl Config {
     /// Calls `listener` when `update_cached_users` or `find_users` notices a changed card.
     pub fn with_key_changed_listener(mut self, listener: Arc<dyn KeyChangedListener>) -> Self {
         self.key_changed = Some(listener);
+        self
+    }
+
+    /// Runs the key backup's Argon2id with `kdf` instead of inline (for example off a
+    /// browser's main thread).
+    pub fn with_password_kdf(mut self, kdf: Arc<dyn PasswordKdf>) -> Self {
+        self.password_kdf = Some(kdf);
         self
     }
 
@@ -84,6 +94,7 @@ impl fmt::Debug for Config {
             .field("identity", &self.identity)
             .field("custom_transport", &self.transport.is_some())
             .field("key_changed_listener", &self.key_changed.is_some())
+            .field("custom_password_kdf", &self.password_kdf.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -385,7 +385,9 @@ impl From<BackupError> for Error {
     fn from(error: BackupError) -> Self {
         match error {
             BackupError::WrongPassword => Error::WrongPassword,
-            BackupError::EmptyPassword => Error::invalid_input(error.to_string()),
+            BackupError::EmptyPassword | BackupError::InvalidAppId => {
+                Error::invalid_input(error.to_string())
+            }
             BackupError::UnsupportedVersion(_) | BackupError::UnsupportedKdf(_) => {
                 Error::UnsupportedFormat {
                     message: error.to_string(),

@@ -2,10 +2,15 @@
 //! Argon2id + ChaCha20-Poly1305 on the device (docs/FORMAT.md §5) and stored on the
 //! server as the named blob [`BACKUP_NAME`]. The password never leaves the device.
 
+use zeroize::Zeroizing;
+
 use super::{Error, Tessera, server_api::Precondition};
 use tessera_format::{
-    backup::{DerivedPasswords, open_backup, seal_backup},
-    keys::IdentityKeyPair,
+    Identity,
+    backup::{
+        BackupBlob, DerivedPasswords, KdfParams, new_backup_randomness, seal_backup_with_key,
+    },
+    keys::{IdentityKeyPair, RootSecret},
 };
 
 /// The name of the key backup on the server (docs/API.md "Key backups").
@@ -26,7 +31,7 @@ impl Tessera {
     pub async fn backup_private_key(&self, password: &str) -> Result<(), Error> {
         check_password(password)?;
         let local = self.require_local()?;
-        let blob = seal_backup(local.keys.root_secret(), password)?;
+        let blob = self.seal(local.keys.root_secret(), password).await?;
         match self
             .api()
             .put_backup(BACKUP_NAME, &blob, Precondition::Create)
@@ -53,7 +58,7 @@ impl Tessera {
             .get_backup(BACKUP_NAME)
             .await?
             .ok_or(Error::NoBackup)?;
-        let keys = IdentityKeyPair::from_root_secret(open_backup(&stored.blob, password)?);
+        let keys = IdentityKeyPair::from_root_secret(self.open(&stored.blob, password).await?);
         let card = self.current_own_card().await?.ok_or(Error::NotRegistered)?;
         if card.public_keys() != keys.public_keys() {
             return Err(Error::BackupKeyMismatch);
@@ -74,8 +79,8 @@ impl Tessera {
             .get_backup(BACKUP_NAME)
             .await?
             .ok_or(Error::NoBackup)?;
-        let root = open_backup(&stored.blob, old_password)?;
-        let blob = seal_backup(&root, new_password)?;
+        let root = self.open(&stored.blob, old_password).await?;
+        let blob = self.seal(&root, new_password).await?;
         match self
             .api()
             .put_backup(BACKUP_NAME, &blob, Precondition::Version(stored.version))
@@ -99,9 +104,58 @@ impl Tessera {
         }
     }
 
+    /// Seals `root` under `password` at the default cost, the KDF run by the configured
+    /// [`crate::PasswordKdf`].
+    async fn seal(&self, root: &RootSecret, password: &str) -> Result<Vec<u8>, Error> {
+        let params = KdfParams::DEFAULT;
+        let (salt, nonce) = new_backup_randomness().map_err(|error| Error::Internal {
+            message: error.to_string(),
+        })?;
+        let key = self.backup_key(password, &salt, params).await?;
+        Ok(seal_backup_with_key(root, &key, params, salt, nonce)?)
+    }
+
+    /// Opens a stored blob; its parameters are checked before the KDF runs.
+    async fn open(&self, blob: &[u8], password: &str) -> Result<RootSecret, Error> {
+        let blob = BackupBlob::parse(blob)?;
+        let key = self
+            .backup_key(password, blob.salt(), blob.params())
+            .await?;
+        Ok(blob.open_with_key(&key)?)
+    }
+
+    async fn backup_key(
+        &self,
+        password: &str,
+        salt: &[u8],
+        params: KdfParams,
+    ) -> Result<Zeroizing<[u8; 32]>, Error> {
+        let out = self
+            .password_kdf()
+            .argon2id(password, salt, params, 32)
+            .await
+            .map_err(|error| Error::Internal {
+                message: format!("the password KDF failed: {error}"),
+            })?;
+        let key: [u8; 32] = out.as_slice().try_into().map_err(|_| Error::Internal {
+            message: format!("the password KDF returned {} bytes, not 32", out.len()),
+        })?;
+        Ok(Zeroizing::new(key))
+    }
+
     /// Splits one password the user types into a login password for the app's backend and
-    /// a backup password for `backup_private_key` (Argon2id; deterministic).
-    pub fn derive_passwords(password: &str) -> Result<DerivedPasswords, Error> {
-        Ok(tessera_format::backup::derive_passwords(password)?)
+    /// a backup password for `backup_private_key` (Argon2id; deterministic). `app_id` is a
+    /// stable string naming the app (the server's app id is a good choice) and `identity`
+    /// the user's: both salt the derivation, so equal passwords of two users, or of one
+    /// user in two apps, give unrelated results (docs/FORMAT.md §5.3).
+    pub fn derive_passwords(
+        password: &str,
+        app_id: &str,
+        identity: &str,
+    ) -> Result<DerivedPasswords, Error> {
+        let identity = Identity::new(identity)?;
+        Ok(tessera_format::backup::derive_passwords(
+            password, app_id, &identity,
+        )?)
     }
 }

@@ -21,6 +21,7 @@ mod key_backup;
 pub mod key_store;
 mod lookup;
 mod messages;
+pub mod password_kdf;
 pub mod platform;
 mod registration;
 mod server_api;
@@ -40,6 +41,7 @@ pub use groups::{Group, MAX_GROUP_PARTICIPANTS};
 pub use key_backup::BACKUP_NAME;
 pub use key_store::{InMemoryKeyStore, KeyStore, entries};
 pub use lookup::FoundUsers;
+pub use password_kdf::PasswordKdf;
 pub use platform::{PlatformError, SendOutsideWasm, SyncOutsideWasm};
 pub use streams::{CancellationToken, DecryptStream, EncryptStream, Progress, StreamOptions};
 pub use token::TokenProvider;
@@ -75,6 +77,7 @@ pub(crate) struct Inner {
     store: Arc<LocalStore>,
     cache: CardCache,
     key_changed: Option<Arc<dyn KeyChangedListener>>,
+    password_kdf: Arc<dyn PasswordKdf>,
     local: RwLock<Option<LocalKey>>,
     /// Serialises operations that create or replace the identity's key, across every
     /// `Tessera` of this identity and server in the process.
@@ -183,6 +186,7 @@ impl Tessera {
                 store,
                 identity,
                 key_changed: config.key_changed,
+                password_kdf: config.password_kdf.unwrap_or_else(password_kdf::inline),
                 local: RwLock::new(None),
             }),
         };
@@ -267,6 +271,10 @@ impl Tessera {
 
     pub(crate) fn api(&self) -> &ServerApi {
         &self.inner.api
+    }
+
+    pub(crate) fn password_kdf(&self) -> &dyn PasswordKdf {
+        self.inner.password_kdf.as_ref()
     }
 
     pub(crate) fn store(&self) -> &LocalStore {

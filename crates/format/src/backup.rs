@@ -10,7 +10,10 @@ use chacha20poly1305::{ChaCha20Poly1305, KeyInit, aead::Aead, aead::Payload};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
+use sha2::{Digest, Sha256};
+
 use crate::{
+    card::Identity,
     encoding::{Reader, b64url_encode},
     keys::{KEY_LENGTH, RootSecret},
     random::{RandomnessUnavailable, random_array},
@@ -26,7 +29,9 @@ const TAG_LENGTH: usize = 16;
 const HEADER_LENGTH: usize = 4 + 1 + 1 + 4 + 4 + 4 + SALT_LENGTH + NONCE_LENGTH;
 /// Exact length of a version-1 backup blob.
 pub const BACKUP_BLOB_LENGTH: usize = HEADER_LENGTH + KEY_LENGTH + TAG_LENGTH;
-const DERIVE_PASSWORDS_SALT: &[u8] = b"tessera/v1/derive-passwords";
+const DERIVE_PASSWORDS_LABEL: &[u8] = b"tessera/v2/derive-passwords";
+/// Longest app id [`derive_passwords`] takes, in bytes.
+pub const MAX_APP_ID_LENGTH: usize = 255;
 
 /// Why a backup could not be made or opened.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -50,6 +55,9 @@ pub enum BackupError {
     /// Backups need a non-empty password.
     #[error("the backup password must not be empty")]
     EmptyPassword,
+    /// `derive_passwords` needs an app id of 1 to [`MAX_APP_ID_LENGTH`] bytes.
+    #[error("the app id must be 1 to {max} bytes long", max = MAX_APP_ID_LENGTH)]
+    InvalidAppId,
     /// The platform's random number generator failed.
     #[error(transparent)]
     Randomness(#[from] RandomnessUnavailable),
@@ -65,6 +73,7 @@ impl BackupError {
             Self::ParametersOutOfRange => "parameters_out_of_range",
             Self::WrongPassword => "wrong_password",
             Self::EmptyPassword => "empty_password",
+            Self::InvalidAppId => "invalid_input",
             Self::Randomness(_) => "randomness_unavailable",
         }
     }
@@ -82,19 +91,20 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// OWASP's Password Storage Cheat Sheet recommendation for Argon2id (m = 19 MiB, t = 2,
-    /// p = 1); chosen over its 46 MiB / t = 1 variant to keep phones and browsers responsive.
+    /// 64 MiB, 3 passes, 1 lane: RFC 9106's second recommended option with one lane, since
+    /// browsers and most phones give a page or an app one core for it (times measured in
+    /// docs/BENCHMARKS.md "Argon2id defaults").
     pub const DEFAULT: KdfParams = KdfParams {
-        memory_kib: 19 * 1024,
-        iterations: 2,
+        memory_kib: 64 * 1024,
+        iterations: 3,
         parallelism: 1,
     };
-    /// Largest memory a blob may ask for: 1 GiB.
-    pub const MAX_MEMORY_KIB: u32 = 1024 * 1024;
-    /// Largest iteration count a blob may ask for.
-    pub const MAX_ITERATIONS: u32 = 16;
+    /// Largest memory a blob may ask for: 4 × the default, 256 MiB.
+    pub const MAX_MEMORY_KIB: u32 = 4 * Self::DEFAULT.memory_kib;
+    /// Largest iteration count a blob may ask for: 4 × the default.
+    pub const MAX_ITERATIONS: u32 = 4 * Self::DEFAULT.iterations;
     /// Largest lane count a blob may ask for.
-    pub const MAX_PARALLELISM: u32 = 16;
+    pub const MAX_PARALLELISM: u32 = 4;
 
     fn to_argon2(self) -> Result<Argon2<'static>, BackupError> {
         if self.memory_kib > Self::MAX_MEMORY_KIB
@@ -109,12 +119,25 @@ impl KdfParams {
             .map_err(|_| BackupError::ParametersOutOfRange)?;
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
     }
+}
 
-    fn derive(self, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<(), BackupError> {
-        self.to_argon2()?
-            .hash_password_into(password, salt, out)
-            .map_err(|_| BackupError::ParametersOutOfRange)
+/// Argon2id (version 0x13, no secret, no associated data) of `password` and `salt` with
+/// `params`, filling `out` (4 to 64 bytes). Parameters outside the bounds are refused
+/// before any memory is spent. The one KDF of backups and [`derive_passwords`], public so
+/// that a platform can run it elsewhere (a browser worker) and hand the key back.
+pub fn argon2id(
+    password: &[u8],
+    salt: &[u8],
+    params: KdfParams,
+    out: &mut [u8],
+) -> Result<(), BackupError> {
+    if !(4..=DERIVE_PASSWORDS_OUTPUT).contains(&out.len()) {
+        return Err(BackupError::ParametersOutOfRange);
     }
+    params
+        .to_argon2_with_length(out.len())?
+        .hash_password_into(password, salt, out)
+        .map_err(|_| BackupError::ParametersOutOfRange)
 }
 
 impl Default for KdfParams {
@@ -145,6 +168,27 @@ pub fn seal_backup_with(
     if password.is_empty() {
         return Err(BackupError::EmptyPassword);
     }
+    let mut key = Zeroizing::new([0u8; 32]);
+    argon2id(password.as_bytes(), &salt, params, key.as_mut())?;
+    seal_backup_with_key(root, &key, params, salt, nonce)
+}
+
+/// Fresh salt and nonce for a new blob.
+pub fn new_backup_randomness()
+-> Result<([u8; SALT_LENGTH], [u8; NONCE_LENGTH]), RandomnessUnavailable> {
+    Ok((random_array()?, random_array()?))
+}
+
+/// Seals `root` under `key`, the [`argon2id`] output of the password with `params` and
+/// `salt` computed by the caller (for platforms that run the KDF elsewhere).
+pub fn seal_backup_with_key(
+    root: &RootSecret,
+    key: &[u8; 32],
+    params: KdfParams,
+    salt: [u8; SALT_LENGTH],
+    nonce: [u8; NONCE_LENGTH],
+) -> Result<Vec<u8>, BackupError> {
+    params.to_argon2()?;
     let mut blob = Vec::with_capacity(BACKUP_BLOB_LENGTH);
     blob.extend_from_slice(BLOB_MAGIC);
     blob.push(BACKUP_FORMAT_VERSION);
@@ -154,9 +198,7 @@ pub fn seal_backup_with(
     blob.extend_from_slice(&params.parallelism.to_be_bytes());
     blob.extend_from_slice(&salt);
     blob.extend_from_slice(&nonce);
-    let mut key = Zeroizing::new([0u8; 32]);
-    params.derive(password.as_bytes(), &salt, key.as_mut())?;
-    let cipher = ChaCha20Poly1305::new(&(*key).into());
+    let cipher = ChaCha20Poly1305::new(key.into());
     let sealed = cipher
         .encrypt(
             &nonce.into(),
@@ -232,12 +274,22 @@ impl<'a> BackupBlob<'a> {
         self.params
     }
 
+    /// The KDF salt.
+    pub fn salt(&self) -> &[u8; SALT_LENGTH] {
+        &self.salt
+    }
+
     /// Runs the KDF and decrypts. A wrong password gives [`BackupError::WrongPassword`].
     pub fn open(&self, password: &str) -> Result<RootSecret, BackupError> {
         let mut key = Zeroizing::new([0u8; 32]);
-        self.params
-            .derive(password.as_bytes(), &self.salt, key.as_mut())?;
-        let cipher = ChaCha20Poly1305::new(&(*key).into());
+        argon2id(password.as_bytes(), &self.salt, self.params, key.as_mut())?;
+        self.open_with_key(&key)
+    }
+
+    /// Decrypts with `key`, the [`argon2id`] output of the password with this blob's
+    /// [`params`](Self::params) and [`salt`](Self::salt).
+    pub fn open_with_key(&self, key: &[u8; 32]) -> Result<RootSecret, BackupError> {
+        let cipher = ChaCha20Poly1305::new(key.into());
         let plain = Zeroizing::new(
             cipher
                 .decrypt(
@@ -277,29 +329,64 @@ impl fmt::Debug for DerivedPasswords {
 
 /// Splits one user password into a login password and a backup password (docs/FORMAT.md
 /// §5.3). Uses Argon2id at the default backup cost, so the login password handed to the
-/// app's backend is as expensive to brute-force as the backup itself.
-pub fn derive_passwords(password: &str) -> Result<DerivedPasswords, BackupError> {
-    derive_passwords_with(password, KdfParams::DEFAULT)
+/// app's backend is as expensive to brute-force as the backup itself. The salt names the
+/// app and the user, so one precomputed table cannot serve every user: `app_id` is any
+/// stable string unique to the app (the server's app id is a good choice), the same on
+/// every device.
+pub fn derive_passwords(
+    password: &str,
+    app_id: &str,
+    identity: &Identity,
+) -> Result<DerivedPasswords, BackupError> {
+    derive_passwords_with(password, app_id, identity, KdfParams::DEFAULT)
 }
 
 /// [`derive_passwords`] with explicit parameters (for test vectors).
 pub fn derive_passwords_with(
     password: &str,
+    app_id: &str,
+    identity: &Identity,
     params: KdfParams,
 ) -> Result<DerivedPasswords, BackupError> {
     if password.is_empty() {
         return Err(BackupError::EmptyPassword);
     }
-    let mut out = Zeroizing::new([0u8; 64]);
-    params
-        .to_argon2_with_length(64)?
-        .hash_password_into(password.as_bytes(), DERIVE_PASSWORDS_SALT, out.as_mut())
-        .map_err(|_| BackupError::ParametersOutOfRange)?;
-    let (login, backup) = out.split_at(32);
-    Ok(DerivedPasswords {
-        login_password: Zeroizing::new(b64url_encode(login)),
-        backup_password: Zeroizing::new(b64url_encode(backup)),
-    })
+    let salt = derive_passwords_salt(app_id, identity)?;
+    let mut out = Zeroizing::new([0u8; DERIVE_PASSWORDS_OUTPUT]);
+    argon2id(password.as_bytes(), &salt, params, out.as_mut())?;
+    Ok(DerivedPasswords::from_kdf_output(&out))
+}
+
+/// Bytes of Argon2id output [`derive_passwords`] splits in two.
+const DERIVE_PASSWORDS_OUTPUT: usize = 64;
+
+impl DerivedPasswords {
+    fn from_kdf_output(out: &[u8; DERIVE_PASSWORDS_OUTPUT]) -> Self {
+        let (login, backup) = out.split_at(32);
+        Self {
+            login_password: Zeroizing::new(b64url_encode(login)),
+            backup_password: Zeroizing::new(b64url_encode(backup)),
+        }
+    }
+}
+
+/// `SHA-256(label || u8 len || app id || u8 len || identity)`: length-prefixed, so no two
+/// (app, identity) pairs share a salt.
+fn derive_passwords_salt(app_id: &str, identity: &Identity) -> Result<[u8; 32], BackupError> {
+    let app_length = u8::try_from(app_id.len())
+        .ok()
+        .filter(|length| *length > 0)
+        .ok_or(BackupError::InvalidAppId)?;
+    // Identities are 1..=128 bytes.
+    let identity_length = identity.as_str().len() as u8;
+    Ok(Sha256::new()
+        .chain_update(DERIVE_PASSWORDS_LABEL)
+        .chain_update([app_length])
+        .chain_update(app_id)
+        .chain_update([identity_length])
+        .chain_update(identity.as_str())
+        .finalize()
+        .into())
 }
 
 impl KdfParams {
@@ -364,10 +451,91 @@ mod tests {
 
     #[test]
     fn derived_passwords_differ_and_are_stable() {
-        let a = derive_passwords_with("hunter2", FAST).unwrap();
-        let b = derive_passwords_with("hunter2", FAST).unwrap();
+        let alice = Identity::new("alice").unwrap();
+        let a = derive_passwords_with("hunter2", "app", &alice, FAST).unwrap();
+        let b = derive_passwords_with("hunter2", "app", &alice, FAST).unwrap();
         assert_eq!(*a.login_password, *b.login_password);
         assert_ne!(*a.login_password, *a.backup_password);
         assert!(!format!("{a:?}").contains(a.login_password.as_str()));
+    }
+
+    #[test]
+    fn derived_passwords_are_salted_per_app_and_identity() {
+        let login = |app: &str, identity: &str| {
+            let identity = Identity::new(identity).unwrap();
+            derive_passwords_with("the same password", app, &identity, FAST)
+                .unwrap()
+                .login_password
+        };
+        let alice = login("app", "alice");
+        assert_ne!(alice, login("app", "bob"));
+        assert_ne!(alice, login("other-app", "alice"));
+        // Length prefixes: moving bytes between app id and identity changes the salt.
+        assert_ne!(login("ab", "c"), login("a", "bc"));
+    }
+
+    #[test]
+    fn app_ids_outside_the_bounds_are_refused() {
+        let alice = Identity::new("alice").unwrap();
+        for app in [String::new(), "a".repeat(MAX_APP_ID_LENGTH + 1)] {
+            assert_eq!(
+                derive_passwords_with("pw", &app, &alice, FAST).unwrap_err(),
+                BackupError::InvalidAppId
+            );
+        }
+        derive_passwords_with("pw", &"a".repeat(MAX_APP_ID_LENGTH), &alice, FAST).unwrap();
+    }
+
+    #[test]
+    fn parameter_bounds_are_four_times_the_defaults() {
+        let root = RootSecret::from_bytes([5; 32]);
+        let blob = |params: KdfParams| {
+            let mut blob = seal_backup_with(&root, "pw", FAST, [1; 16], [2; 12]).unwrap();
+            blob[6..10].copy_from_slice(&params.memory_kib.to_be_bytes());
+            blob[10..14].copy_from_slice(&params.iterations.to_be_bytes());
+            blob[14..18].copy_from_slice(&params.parallelism.to_be_bytes());
+            blob
+        };
+        let d = KdfParams::DEFAULT;
+        let refused = [
+            KdfParams {
+                memory_kib: 4 * d.memory_kib + 1,
+                ..d
+            },
+            KdfParams {
+                iterations: 4 * d.iterations + 1,
+                ..d
+            },
+            KdfParams {
+                parallelism: 5,
+                ..d
+            },
+            KdfParams { iterations: 0, ..d },
+            KdfParams {
+                parallelism: 0,
+                ..d
+            },
+            KdfParams {
+                memory_kib: 7,
+                iterations: 1,
+                parallelism: 1,
+            },
+        ];
+        for params in refused {
+            assert_eq!(
+                BackupBlob::parse(&blob(params)).unwrap_err(),
+                BackupError::ParametersOutOfRange,
+                "{params:?}"
+            );
+        }
+        let at_the_bounds = KdfParams {
+            memory_kib: 4 * d.memory_kib,
+            iterations: 4 * d.iterations,
+            parallelism: 4,
+        };
+        assert_eq!(
+            BackupBlob::parse(&blob(at_the_bounds)).unwrap().params(),
+            at_the_bounds
+        );
     }
 }

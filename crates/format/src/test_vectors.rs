@@ -813,6 +813,18 @@ fn generate_backups() -> (String, Value) {
                 "parallelism": KdfParams::DEFAULT.parallelism, "salt": h(&[0x33; 16]), "nonce": h(&[0x44; 12]),
                 "blob": h(&default_blob), "valid": true }),
     ];
+    // Version 1's default cost (19 MiB, 2 passes): blobs made before the defaults were
+    // raised still open.
+    let before = KdfParams {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
+    let before_blob =
+        backup::seal_backup_with(&secret, "made in 2026", before, [0x55; 16], [0x66; 12]).unwrap();
+    cases.push(json!({ "name": "the previous default parameters", "root_secret": h(secret.as_bytes()), "password": "made in 2026",
+            "memory_kib": before.memory_kib, "iterations": before.iterations, "parallelism": before.parallelism,
+            "salt": h(&[0x55; 16]), "nonce": h(&[0x66; 12]), "blob": h(&before_blob), "valid": true }));
     let mut negative = |name: &str, blob: Vec<u8>, password: &str, error: &str| {
         cases.push(json!({ "name": name, "blob": h(&blob), "password": password, "valid": false, "error": error }));
     };
@@ -868,18 +880,78 @@ fn generate_backups() -> (String, Value) {
         "correct horse battery staple",
         "malformed",
     );
+    // Parameter bounds (docs/FORMAT.md §5.2): refused before the KDF runs, so a wrong
+    // password still gives parameters_out_of_range.
+    let defaults = KdfParams::DEFAULT;
+    let bounds = [
+        (
+            "memory above 4 x the default",
+            4 * defaults.memory_kib + 1,
+            defaults.iterations,
+            1,
+        ),
+        (
+            "iterations above 4 x the default",
+            defaults.memory_kib,
+            4 * defaults.iterations + 1,
+            1,
+        ),
+        ("parallelism 5", defaults.memory_kib, defaults.iterations, 5),
+        ("zero iterations", defaults.memory_kib, 0, 1),
+        (
+            "zero parallelism",
+            defaults.memory_kib,
+            defaults.iterations,
+            0,
+        ),
+        ("memory below 8 KiB per lane", 15, 1, 2),
+    ];
+    for (name, memory_kib, iterations, parallelism) in bounds {
+        let mut out_of_range = blob.clone();
+        out_of_range[6..10].copy_from_slice(&u32::to_be_bytes(memory_kib));
+        out_of_range[10..14].copy_from_slice(&u32::to_be_bytes(iterations));
+        out_of_range[14..18].copy_from_slice(&u32::to_be_bytes(parallelism));
+        negative(
+            name,
+            out_of_range,
+            "wrong password",
+            "parameters_out_of_range",
+        );
+    }
 
-    let derived = backup::derive_passwords("correct horse battery staple").unwrap();
-    cases.push(json!({
-        "name": "derive_passwords (default parameters)",
-        "derive_passwords": "correct horse battery staple",
-        "login_password": derived.login_password.as_str(),
-        "backup_password": derived.backup_password.as_str(),
-        "valid": true,
-    }));
+    let alice = Identity::new("alice").unwrap();
+    let bob = Identity::new("bob").unwrap();
+    for (app_id, identity) in [
+        ("app-test", &alice),
+        ("app-test", &bob),
+        ("other-app", &alice),
+    ] {
+        let derived =
+            backup::derive_passwords("correct horse battery staple", app_id, identity).unwrap();
+        cases.push(json!({
+            "name": format!("derive_passwords for {identity} of {app_id} (default parameters)"),
+            "derive_passwords": "correct horse battery staple",
+            "app_id": app_id,
+            "identity": identity.as_str(),
+            "login_password": derived.login_password.as_str(),
+            "backup_password": derived.backup_password.as_str(),
+            "valid": true,
+        }));
+    }
     cases.push(json!({
         "name": "derive_passwords of an empty password",
-        "derive_passwords": "", "valid": false, "error": "empty_password",
+        "derive_passwords": "", "app_id": "app-test", "identity": "alice",
+        "valid": false, "error": "empty_password",
+    }));
+    cases.push(json!({
+        "name": "derive_passwords with an empty app id",
+        "derive_passwords": "pw", "app_id": "", "identity": "alice",
+        "valid": false, "error": "invalid_input",
+    }));
+    cases.push(json!({
+        "name": "derive_passwords with a 256-byte app id",
+        "derive_passwords": "pw", "app_id": "a".repeat(256), "identity": "alice",
+        "valid": false, "error": "invalid_input",
     }));
     file(
         "backups.json",
@@ -1354,12 +1426,14 @@ fn envelope_vectors() {
 fn backup_vectors() {
     for case in cases("backups.json") {
         if let Some(password) = case["derive_passwords"].as_str() {
+            let app_id = case["app_id"].as_str().unwrap();
+            let identity = Identity::new(case["identity"].as_str().unwrap()).unwrap();
+            let derived = backup::derive_passwords(password, app_id, &identity);
             if case["valid"] == false {
-                let error = backup::derive_passwords(password).unwrap_err();
-                assert_eq!(error.kind(), case["error"]);
+                assert_eq!(derived.unwrap_err().kind(), case["error"]);
                 continue;
             }
-            let derived = backup::derive_passwords(password).unwrap();
+            let derived = derived.unwrap();
             assert_eq!(derived.login_password.as_str(), case["login_password"]);
             assert_eq!(derived.backup_password.as_str(), case["backup_password"]);
             continue;

@@ -11,6 +11,9 @@ import { Tessera } from 'tessera-e2ee';
 
 import { packFile, unpackFile } from './files.js';
 
+/** Salts derivePasswords: one stable name for this app, the same on every device. */
+const APP_ID = 'tessera-web-chat';
+
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
@@ -79,8 +82,9 @@ export class ChatSession extends EventTarget {
     session.#tessera = await Tessera.initialize(() => session.token(), { serverUrl: server.baseUrl });
     const tessera = session.#tessera;
     // The backup password is derived from the typed one, as an app whose backend also
-    // checks a login password would do (E3Kit's derivePasswords).
-    const { backupPassword } = await Tessera.derivePasswords(password);
+    // checks a login password would do (E3Kit's derivePasswords), salted with the app's
+    // name and the user's so that equal passwords of two users give unrelated keys.
+    const { backupPassword } = await Tessera.derivePasswords(password, { appId: APP_ID, identity: name });
     if (await tessera.hasLocalPrivateKey()) {
       session.how = 'device';
     } else {

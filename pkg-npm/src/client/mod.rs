@@ -23,7 +23,10 @@ use wasm_bindgen_futures::future_to_promise;
 
 use self::{
     group::Group,
-    platform::{JsKeyChangedListener, JsKeyStore, JsKeyStoreAdapter, JsTokenProvider, JsTransport},
+    platform::{
+        JsKeyChangedListener, JsKeyStore, JsKeyStoreAdapter, JsPasswordKdf, JsTokenProvider,
+        JsTransport,
+    },
     streams::{AbortSignal, ClientDecryptStream, ClientEncryptStream, stream_options},
 };
 use crate::{
@@ -75,7 +78,8 @@ pub struct Tessera {
 impl Tessera {
     /// Creates the client for the server at `serverUrl` with the app's key store,
     /// `getToken` callback and HTTP `send` function; resolves to a `Tessera`. With
-    /// `identity`, nothing is fetched (offline start).
+    /// `identity`, nothing is fetched (offline start); with `kdf`, backups run Argon2id
+    /// through it (a Web Worker in browsers) instead of inline.
     pub fn initialize(
         server_url: String,
         key_store: JsKeyStore,
@@ -83,6 +87,7 @@ impl Tessera {
         send: Function,
         on_key_changed: Option<Function>,
         identity: Option<String>,
+        kdf: Option<Function>,
     ) -> Promise {
         let mut config = Config::new(
             server_url,
@@ -97,16 +102,28 @@ impl Tessera {
         if let Some(identity) = identity {
             config = config.with_identity(identity);
         }
+        if let Some(kdf) = kdf {
+            config = config.with_password_kdf(Arc::new(JsPasswordKdf::new(kdf)));
+        }
         promise(async move {
             let inner = client::Tessera::initialize(config).await?;
             Ok(Tessera { inner })
         })
     }
 
-    /// Splits one password into a login password and a backup password (Argon2id).
+    /// Splits one password into a login password and a backup password (Argon2id),
+    /// salted with the app id and the user's identity.
     #[wasm_bindgen(js_name = derivePasswords)]
-    pub fn derive_passwords(password: &str) -> Result<DerivedPasswords, JsValue> {
-        Ok(client::Tessera::derive_passwords(password).or_js()?.into())
+    pub fn derive_passwords(
+        password: &str,
+        app_id: &str,
+        identity: &str,
+    ) -> Result<DerivedPasswords, JsValue> {
+        Ok(
+            client::Tessera::derive_passwords(password, app_id, identity)
+                .or_js()?
+                .into(),
+        )
     }
 
     /// The user's identity.

@@ -8,12 +8,14 @@
 use async_trait::async_trait;
 use js_sys::{Array, Function, Promise, Uint8Array};
 use tessera_client::{
-    HttpRequest, HttpResponse, HttpTransport, KeyChangedListener, KeyStore, PlatformError,
-    TokenProvider,
+    HttpRequest, HttpResponse, HttpTransport, KeyChangedListener, KeyStore, PasswordKdf,
+    PlatformError, TokenProvider,
 };
 use tessera_format::Identity;
+use tessera_format::backup::KdfParams;
 use wasm_bindgen::{JsCast, prelude::*};
 use wasm_bindgen_futures::JsFuture;
+use zeroize::Zeroizing;
 
 #[wasm_bindgen]
 extern "C" {
@@ -110,6 +112,45 @@ impl TokenProvider for JsTokenProvider {
         token
             .as_string()
             .ok_or_else(|| PlatformError::new("getToken must return (a Promise of) a string"))
+    }
+}
+
+/// [`PasswordKdf`] over the facade's `kdf(password, salt, memoryKib, iterations,
+/// parallelism, length)`, which runs Argon2id in a Web Worker (js/kdf.js).
+pub(crate) struct JsPasswordKdf {
+    kdf: Function,
+}
+
+impl JsPasswordKdf {
+    pub(crate) fn new(kdf: Function) -> Self {
+        Self { kdf }
+    }
+}
+
+#[async_trait(?Send)]
+impl PasswordKdf for JsPasswordKdf {
+    async fn argon2id(
+        &self,
+        password: &str,
+        salt: &[u8],
+        params: KdfParams,
+        length: usize,
+    ) -> Result<Zeroizing<Vec<u8>>, PlatformError> {
+        let args: Array = [
+            JsValue::from_str(password),
+            Uint8Array::from(salt).into(),
+            params.memory_kib.into(),
+            params.iterations.into(),
+            params.parallelism.into(),
+            (length as u32).into(),
+        ]
+        .into_iter()
+        .collect();
+        let key = settle(self.kdf.apply(&JsValue::UNDEFINED, &args), "kdf").await?;
+        let key = key
+            .dyn_into::<Uint8Array>()
+            .map_err(|_| PlatformError::new("kdf must resolve to a Uint8Array"))?;
+        Ok(Zeroizing::new(key.to_vec()))
     }
 }
 

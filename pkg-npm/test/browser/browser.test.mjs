@@ -124,6 +124,18 @@ async function checkPage(path, { worker }) {
     assert.equal(registered.hadKeyBefore, false);
     assert.equal(registered.message, 'hello from the browser client');
     assert.equal(registered.fileRoundTrip, true);
+    // Argon2id (64 MiB, 3 passes) in a worker: the page never stalls for its duration.
+    const kdf = await page.evaluate((args) => window.tesseraTest.clientKdfOffMainThread(args), {
+      serverUrl,
+      token: await token(identity),
+    });
+    assert.equal(kdf.sameAsInline, true);
+    assert.equal(kdf.restored, true);
+    assert.ok(
+      kdf.longestGapMs < kdf.inlineMs / 2,
+      `the main thread stalled ${kdf.longestGapMs} ms (inline Argon2id: ${kdf.inlineMs} ms)`,
+    );
+
     const browserCard = await peer.findUsers(identity);
     assert.equal(browserCard.id, registered.cardId);
     const fromPeer = await peer.authEncrypt('hello browser, from Node', browserCard);
@@ -192,6 +204,20 @@ async function checkPage(path, { worker }) {
 
 test('plain ES modules (import map): the client registers against the server, encrypts, reloads, key still usable from IndexedDB and not raw there', () =>
   checkPage('/plain/index.html', { worker: false }));
+
+test('where no worker can start (a CSP without worker-src), the KDF runs inline and derivePasswords still works', () =>
+  withBrowser(async (page) => {
+    await page.addInitScript(() => {
+      window.Worker = class {
+        constructor() {
+          throw new DOMException('blocked by the Content-Security-Policy', 'SecurityError');
+        }
+      };
+    });
+    await page.goto(`${origin}/plain/index.html`);
+    await ready(page);
+    assert.equal(await page.evaluate(() => window.tesseraTest.derivePasswordsWithoutWorkers()), true);
+  }));
 
 test('Vite build: the same, plus a module Web Worker', () => checkPage('/vite/index.html', { worker: true }));
 

@@ -210,13 +210,22 @@ test('backup and restore across two key-store directories; changePassword; reset
   await rejectsWith(stranger.backupPrivateKey('pw'), t.MissingPrivateKeyError, 'missing_private_key');
 });
 
-test('derivePasswords: one password → two, deterministic', async () => {
-  const a = await t.Tessera.derivePasswords('typed by the user');
-  const b = await t.Tessera.derivePasswords('typed by the user');
+test('derivePasswords: one password → two, deterministic, salted per app and user', async () => {
+  const alice = { appId: 'app-test', identity: 'alice' };
+  const a = await t.Tessera.derivePasswords('typed by the user', alice);
+  const b = await t.Tessera.derivePasswords('typed by the user', alice);
   assert.deepEqual(a, b);
   assert.notEqual(a.loginPassword, a.backupPassword);
-  assert.deepEqual(a, t.derivePasswords('typed by the user'));
-  await rejectsWith(t.Tessera.derivePasswords(''), t.InvalidInputError, 'invalid_input');
+  assert.deepEqual(a, t.derivePasswords('typed by the user', alice));
+  const bob = await t.Tessera.derivePasswords('typed by the user', { appId: 'app-test', identity: 'bob' });
+  assert.notEqual(bob.loginPassword, a.loginPassword);
+  const otherApp = t.derivePasswords('typed by the user', { appId: 'other-app', identity: 'alice' });
+  assert.notEqual(otherApp.loginPassword, a.loginPassword);
+  await rejectsWith(t.Tessera.derivePasswords('', alice), t.InvalidInputError, 'invalid_input');
+  await rejectsWith(t.Tessera.derivePasswords('pw'), t.InvalidInputError, 'invalid_input');
+  await rejectsWith(t.Tessera.derivePasswords('pw', { appId: 'app' }), t.InvalidInputError, 'invalid_input');
+  await rejectsWith(t.Tessera.derivePasswords('pw', { appId: '', identity: 'alice' }), t.InvalidInputError, 'invalid_input');
+  await rejectsWith(t.Tessera.derivePasswords('pw', { appId: 'app', identity: 'a b' }), t.InvalidInputError, 'invalid_input');
 });
 
 test('rotatePrivateKey after losing the key; others notice; old messages need madeAt', async () => {

@@ -18,7 +18,7 @@ export async function roundTrip(): Promise<string> {
   const opened: Blob = await openFile(sealed, alice, [card], { signal: new AbortController().signal });
   const stream: ReadableStream<Uint8Array> = sealFile(opened.stream(), alice, card);
   void stream;
-  const { loginPassword } = derivePasswords('pw');
+  const { loginPassword } = derivePasswords('pw', { appId: 'app', identity: 'alice' });
   try {
     decrypt(alice, envelope.subarray(1), card);
   } catch (error) {
@@ -51,7 +51,7 @@ export async function client(getToken: () => Promise<string>): Promise<string> {
   await created.remove('carol');
   const message: string = await created.encrypt('to the group');
   const epoch: number = created.epoch;
-  const { backupPassword } = await Tessera.derivePasswords('pw');
+  const { backupPassword } = await Tessera.derivePasswords('pw', { appId: 'app', identity: 'alice' });
   await tessera.backupPrivateKey(backupPassword);
   try {
     await tessera.findUsers(['nobody']);

@@ -102,11 +102,12 @@ test('backups.json: blobs open to their root secret; derive_passwords; failures 
   for (const c of cases) {
     if (c.derive_passwords !== undefined) {
       derived += 1;
+      const salt = { appId: c.app_id, identity: c.identity };
       if (!c.valid) {
-        expectCode(() => t.derivePasswords(c.derive_passwords), c.error, c.name);
+        expectCode(() => t.derivePasswords(c.derive_passwords, salt), c.error, c.name);
         continue;
       }
-      const passwords = t.derivePasswords(c.derive_passwords);
+      const passwords = t.derivePasswords(c.derive_passwords, salt);
       assert.equal(passwords.loginPassword, c.login_password);
       assert.equal(passwords.backupPassword, c.backup_password);
       continue;

@@ -14,10 +14,13 @@ CREATE TABLE card_keys (
 -- snapshot (docs/FORMAT.md §3.1), whose length is byte 5. Where two identities already
 -- share a key, the earlier publish keeps it.
 INSERT INTO card_keys (algorithm, key, identity)
-SELECT 'ed25519', substring(snapshot FROM 7 + get_byte(snapshot, 5) FOR 32), identity
-FROM cards ORDER BY log_seq
-ON CONFLICT DO NOTHING;
-INSERT INTO card_keys (algorithm, key, identity)
-SELECT 'x25519', substring(snapshot FROM 39 + get_byte(snapshot, 5) FOR 32), identity
-FROM cards ORDER BY log_seq
+SELECT algorithm, key, identity FROM (
+    SELECT 'ed25519' AS algorithm, substring(snapshot FROM 7 + get_byte(snapshot, 5) FOR 32) AS key,
+           identity, log_seq
+    FROM cards
+    UNION ALL
+    SELECT 'x25519', substring(snapshot FROM 39 + get_byte(snapshot, 5) FOR 32), identity, log_seq
+    FROM cards
+) AS keys
+ORDER BY log_seq
 ON CONFLICT DO NOTHING;

@@ -11,20 +11,20 @@ CREATE TABLE card_keys (
 ) WITHOUT ROWID;
 
 -- Keys of cards published before this table existed: A and X follow the identity in the
--- snapshot (docs/FORMAT.md §3.1), whose length is byte 5 (SQLite reads a byte's value
--- through its hex digits). Where two identities already share a key, the earlier publish
--- keeps it.
+-- snapshot (docs/FORMAT.md §3.1), whose length is byte 5; `a_offset` is where A starts,
+-- counting from 1 (SQLite reads a byte's value through its hex digits). Where two
+-- identities already share a key, the earlier publish keeps it.
+WITH parsed AS (
+    SELECT identity, log_seq, snapshot,
+           7 + (instr('0123456789ABCDEF', substr(hex(snapshot), 11, 1)) - 1) * 16
+             + instr('0123456789ABCDEF', substr(hex(snapshot), 12, 1)) - 1 AS a_offset
+    FROM cards
+)
 INSERT OR IGNORE INTO card_keys (algorithm, key, identity)
-SELECT 'ed25519', substr(snapshot, 7 + length_byte, 32), identity
-FROM (SELECT snapshot, identity, log_seq,
-             (instr('0123456789ABCDEF', substr(hex(snapshot), 11, 1)) - 1) * 16
-             + instr('0123456789ABCDEF', substr(hex(snapshot), 12, 1)) - 1 AS length_byte
-      FROM cards)
-ORDER BY log_seq;
-INSERT OR IGNORE INTO card_keys (algorithm, key, identity)
-SELECT 'x25519', substr(snapshot, 39 + length_byte, 32), identity
-FROM (SELECT snapshot, identity, log_seq,
-             (instr('0123456789ABCDEF', substr(hex(snapshot), 11, 1)) - 1) * 16
-             + instr('0123456789ABCDEF', substr(hex(snapshot), 12, 1)) - 1 AS length_byte
-      FROM cards)
+SELECT algorithm, key, identity FROM (
+    SELECT 'ed25519' AS algorithm, substr(snapshot, a_offset, 32) AS key, identity, log_seq
+    FROM parsed
+    UNION ALL
+    SELECT 'x25519', substr(snapshot, a_offset + 32, 32), identity, log_seq FROM parsed
+)
 ORDER BY log_seq;

@@ -223,8 +223,9 @@ pub(crate) async fn keys_belong_to_their_first_identity(database: Database) {
         }
     }
     let store = storage::connect(&fresh.url, 4).await.unwrap();
+    let copied_by_trent = card_with_encryption_key("trent", 7, first.public_keys().encryption);
     assert!(matches!(
-        store.publish_card(new_card(&copied), 1004).await,
+        store.publish_card(new_card(&copied_by_trent), 1004).await,
         Err(StorageError::KeyInUse(_))
     ));
     let copied_from_mallory =

@@ -242,7 +242,10 @@ async fn debug_output_carries_no_secrets() {
         format!("{:?}", alice.tessera),
         format!("{:?}", alice.store),
         format!("{:?}", alice.tessera.own_card()),
-        format!("{:?}", Tessera::derive_passwords("correct horse").unwrap()),
+        format!(
+            "{:?}",
+            Tessera::derive_passwords("correct horse", "app-test", "alice").unwrap()
+        ),
         format!(
             "{:?}",
             tessera_client::Config::new(&server.url, alice.store.clone(), alice.tokens.clone())

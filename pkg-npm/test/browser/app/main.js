@@ -1,5 +1,14 @@
 // Page entry: exposes the test functions to the Playwright driver, plus a Web Worker run.
-import { clientRegister, clientReopen, clientStoreShape, dumpIndexedDb, register, reopen } from './app.js';
+import {
+  clientKdfOffMainThread,
+  clientRegister,
+  clientReopen,
+  clientStoreShape,
+  derivePasswordsWithoutWorkers,
+  dumpIndexedDb,
+  register,
+  reopen,
+} from './app.js';
 
 function inWorker(databaseName, client) {
   return new Promise((resolve, reject) => {
@@ -14,5 +23,15 @@ function inWorker(databaseName, client) {
   });
 }
 
-window.tesseraTest = { register, reopen, dumpIndexedDb, inWorker, clientRegister, clientReopen, clientStoreShape };
+window.tesseraTest = {
+  register,
+  reopen,
+  dumpIndexedDb,
+  inWorker,
+  clientRegister,
+  clientReopen,
+  clientStoreShape,
+  clientKdfOffMainThread,
+  derivePasswordsWithoutWorkers,
+};
 window.tesseraTestReady = true;

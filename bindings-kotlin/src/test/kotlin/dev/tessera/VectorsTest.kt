@@ -113,11 +113,14 @@ class VectorsTest {
             val name = c.getString("name")
             if (c.has("derive_passwords")) {
                 derived += 1
+                val derive = {
+                    derivePasswords(c.getString("derive_passwords"), appId = c.getString("app_id"), identity = c.getString("identity"))
+                }
                 if (!c.getBoolean("valid")) {
-                    expectKind(c.getString("error"), name) { derivePasswords(c.getString("derive_passwords")) }
+                    expectKind(c.getString("error"), name) { derive() }
                     continue
                 }
-                val passwords = derivePasswords(c.getString("derive_passwords"))
+                val passwords = derive()
                 assertEquals(c.getString("login_password"), passwords.loginPassword(), name)
                 assertEquals(c.getString("backup_password"), passwords.backupPassword(), name)
                 // Printing the object (a log line) shows neither password.
