@@ -51,7 +51,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         demo_web: Option<PathBuf>,
     },
-    /// Mints a development token with the data directory's app key.
+    /// Mints a development token with the data directory's app key, for this server's
+    /// audience.
     Token {
         /// The identity the token proves (its subject).
         #[arg(long)]
@@ -108,6 +109,7 @@ fn init(dir: &std::path::Path) -> Result<(), CommandError> {
     let dir_text = dir.display();
     println!("Initialized {dir_text}");
     println!("  app id:          {}", created.app_id);
+    println!("  audience:        {}", created.audience);
     println!("  app public key:  {}", created.app_public_key.to_text());
     println!(
         "  app key id:      {}",
@@ -126,7 +128,8 @@ fn init(dir: &std::path::Path) -> Result<(), CommandError> {
     println!(
         "Your app backend mints tokens with the app key: an EdDSA JWT with header \
          {{\"alg\":\"EdDSA\",\"typ\":\"JWT\",\"kid\":\"<app key id>\"}} and claims \
-         iss=<app id>, sub=<identity>, iat, exp (tessera_format::AppKey::mint in Rust)."
+         iss=<app id>, sub=<identity>, aud=<audience>, iat, exp (tessera_format::AppKey::mint \
+         in Rust, AppKey.mint in the npm package)."
     );
     Ok(())
 }
@@ -232,7 +235,13 @@ fn token(dir: &std::path::Path, identity: &str, ttl: &str) -> Result<(), Command
     let identity =
         Identity::new(identity).map_err(|e| CommandError::Usage(format!("--identity: {e}")))?;
     let key = data_dir::read_app_key(&config.app_private_key_file)?;
-    let token = key.mint(&config.app_id, &identity, Timestamp::now(), ttl);
+    let token = key.mint(
+        &config.app_id,
+        &config.audience,
+        &identity,
+        Timestamp::now(),
+        ttl,
+    );
     println!("{token}");
     Ok(())
 }

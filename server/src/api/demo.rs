@@ -55,6 +55,7 @@ const API_PREFIXES: &[&str] = &[
 pub struct DemoSettings {
     app_key: AppKey,
     app_id: String,
+    audience: String,
     token_lifetime_seconds: u64,
     web: Option<ServeDir>,
     max_message_bytes: usize,
@@ -108,6 +109,7 @@ impl DemoSettings {
         Ok(Some(Self {
             app_key,
             app_id: config.app_id.clone(),
+            audience: config.audience.clone(),
             token_lifetime_seconds: DEFAULT_TOKEN_TTL_SECONDS
                 .min(config.token_max_lifetime_seconds),
             web,
@@ -188,6 +190,7 @@ pub async fn login(
     let now = Timestamp::now();
     let token = demo.settings.app_key.mint(
         &demo.settings.app_id,
+        &demo.settings.audience,
         &identity,
         now,
         demo.settings.token_lifetime_seconds,

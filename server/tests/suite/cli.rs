@@ -130,6 +130,7 @@ pub(crate) fn token_for(data_dir: &Path, identity: &str) -> String {
     let key = read_app_key(&config.app_private_key_file).unwrap();
     key.mint(
         &config.app_id,
+        &config.audience,
         &tessera_format::Identity::new(identity).unwrap(),
         Timestamp::now(),
         1200,
@@ -151,6 +152,14 @@ pub(crate) async fn init_token_and_serve() {
     let printed = String::from_utf8(init.stdout).unwrap();
     let config = Config::load(&data, |_| None).unwrap();
     assert!(printed.contains(&config.app_public_keys[0].to_text()));
+    assert_eq!(config.audience, format!("tessera:{}", config.app_id));
+    assert!(printed.contains(&format!("audience:        {}", config.audience)));
+    assert!(
+        std::fs::read_to_string(data.join("config.toml"))
+            .unwrap()
+            .contains(&format!("audience = \"{}\"", config.audience)),
+        "init writes the audience"
+    );
     assert!(printed.contains("tessera-server token --identity"));
     let mode = |name: &str| {
         std::fs::metadata(data.join(name))
@@ -193,7 +202,7 @@ pub(crate) async fn init_token_and_serve() {
     );
     let stdout = String::from_utf8(minted.stdout).unwrap();
     let token = stdout.lines().last().unwrap().trim().to_owned();
-    let verifier = TokenVerifier::new(config.app_id.clone())
+    let verifier = TokenVerifier::new(config.app_id.clone(), config.audience.clone())
         .with_key(&config.app_public_keys[0].0)
         .unwrap();
     let claims = verifier.verify(&token, Timestamp::now()).unwrap();
@@ -403,7 +412,7 @@ pub(crate) async fn serve_demo_end_to_end() {
     login.expect(200, "");
     let token = login.json["token"].as_str().unwrap().to_owned();
     let config = Config::load(&data, |_| None).unwrap();
-    let claims = TokenVerifier::new(config.app_id.clone())
+    let claims = TokenVerifier::new(config.app_id.clone(), config.audience.clone())
         .with_key(&config.app_public_keys[0].0)
         .unwrap()
         .verify(&token, Timestamp::now())

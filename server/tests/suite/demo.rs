@@ -69,7 +69,7 @@ pub(crate) async fn login_mints_tokens_the_api_accepts(database: Database) {
     assert_eq!(reply.headers["cache-control"], "no-store");
     let token = reply.json["token"].as_str().unwrap();
     let expires_at = reply.json["expires_at"].as_u64().unwrap();
-    let claims = TokenVerifier::new(server.app_id.clone())
+    let claims = TokenVerifier::new(server.app_id.clone(), server.audience.clone())
         .with_key(&test_app_key().public_key())
         .unwrap()
         .verify(token, Timestamp::now())

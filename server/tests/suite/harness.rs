@@ -81,6 +81,7 @@ pub(crate) struct TestServer {
     pub(crate) base: String,
     pub(crate) app_key: AppKey,
     pub(crate) app_id: String,
+    pub(crate) audience: String,
     pub(crate) client: reqwest::Client,
     pub(crate) database_url: String,
     running: Option<RunningServer>,
@@ -124,6 +125,7 @@ impl TestServer {
             base,
             app_key: test_app_key(),
             app_id: config.app_id.clone(),
+            audience: config.audience.clone(),
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
                 .build()
@@ -171,6 +173,7 @@ impl TestServer {
     pub(crate) fn token(&self, identity: &str) -> String {
         self.app_key.mint(
             &self.app_id,
+            &self.audience,
             &Identity::new(identity).unwrap(),
             Timestamp::now(),
             1200,

@@ -70,6 +70,7 @@ on_both_databases!(
     auth::every_bad_token_is_refused,
     auth::other_identities_resources_are_refused,
     auth::every_configured_app_key_is_accepted,
+    auth::tokens_for_another_audience_are_refused,
     limits::size_and_batch_limits,
     limits::rate_limits_answer_429,
     limits::hostile_input_gets_clear_errors,
