@@ -38,7 +38,7 @@ pub const ENVIRONMENT_VARIABLES: &[(&str, &str)] = &[
     ),
     (
         "TESSERA_APP_PRIVATE_KEY_FILE",
-        "app private key file, for the `token` command only",
+        "app private key file, for the `token` command only (never read by `serve`)",
     ),
     ("TESSERA_LISTEN", "address and port of the API"),
     ("TESSERA_DATABASE_URL", "sqlite://PATH or postgres://…"),
@@ -110,6 +110,10 @@ pub const ENVIRONMENT_VARIABLES: &[(&str, &str)] = &[
     (
         "TESSERA_DEMO_WEB_DIR",
         "directory of the web chat that demo mode serves",
+    ),
+    (
+        "TESSERA_DEMO_PUBLIC",
+        "true: demo mode may listen on an address other than loopback",
     ),
     (
         "TESSERA_LOG",
@@ -240,7 +244,8 @@ pub struct Config {
     pub audience: String,
     /// Accepted app public keys (several during a key rotation).
     pub app_public_keys: Vec<AppPublicKey>,
-    /// The app private key file (used by the `token` command only).
+    /// The app private key file (used by the `token` command only; `serve` never reads
+    /// it, not even in demo mode).
     pub app_private_key_file: PathBuf,
     /// Where the API listens.
     pub listen: SocketAddr,
@@ -271,6 +276,9 @@ pub struct Config {
     pub demo: bool,
     /// In demo mode, the web chat's files, served for every path outside the API.
     pub demo_web_dir: Option<PathBuf>,
+    /// Demo mode may listen on an address other than loopback. Like `demo`, set only by
+    /// `--demo-public` or `TESSERA_DEMO_PUBLIC`, never by `config.toml`.
+    pub demo_public: bool,
 }
 
 impl fmt::Debug for Config {
@@ -295,6 +303,7 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("demo", &self.demo)
             .field("demo_web_dir", &self.demo_web_dir)
+            .field("demo_public", &self.demo_public)
             .finish()
     }
 }
@@ -336,6 +345,7 @@ impl Config {
             limits: Limits::default(),
             demo: false,
             demo_web_dir: None,
+            demo_public: false,
         }
     }
 
@@ -492,6 +502,7 @@ impl Config {
             demo_web_dir: env("TESSERA_DEMO_WEB_DIR")
                 .filter(|dir| !dir.is_empty())
                 .map(PathBuf::from),
+            demo_public: boolean(&env, "TESSERA_DEMO_PUBLIC", None, false)?,
         })
     }
 }

@@ -50,6 +50,10 @@ enum Command {
         /// In demo mode, serve the web chat from this directory (also TESSERA_DEMO_WEB_DIR).
         #[arg(long, value_name = "DIR")]
         demo_web: Option<PathBuf>,
+        /// Let demo mode listen on an address other than loopback (also
+        /// TESSERA_DEMO_PUBLIC=true): anyone who reaches it can sign in as anyone.
+        #[arg(long)]
+        demo_public: bool,
     },
     /// Mints a development token with the data directory's app key, for this server's
     /// audience.
@@ -88,7 +92,8 @@ fn main() -> ExitCode {
             listen,
             demo,
             demo_web,
-        } => serve(&data_dir, listen, demo, demo_web),
+            demo_public,
+        } => serve(&data_dir, listen, demo, demo_web, demo_public),
         Command::Token {
             identity,
             ttl,
@@ -152,6 +157,7 @@ fn serve(
     listen: Option<SocketAddr>,
     demo: bool,
     demo_web: Option<PathBuf>,
+    demo_public: bool,
 ) -> Result<(), CommandError> {
     init_logging();
     let mut config = Config::load(dir, |name| std::env::var(name).ok())?;
@@ -159,6 +165,7 @@ fn serve(
         config.listen = listen;
     }
     config.demo |= demo;
+    config.demo_public |= demo_public;
     if demo_web.is_some() {
         config.demo_web_dir = demo_web;
     }

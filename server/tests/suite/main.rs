@@ -128,8 +128,8 @@ async fn demo_web_chat_files_are_served() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_mode_needs_its_key() {
-    crate::demo::demo_mode_needs_its_key().await;
+async fn demo_mode_start_checks() {
+    crate::demo::demo_mode_start_checks().await;
 }
 
 /// Tests of the real binary (SQLite, its default database).
@@ -152,6 +152,16 @@ mod binary {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn serve_demo_end_to_end() {
         crate::cli::serve_demo_end_to_end().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn demo_tokens_stay_in_the_demo() {
+        crate::cli::demo_tokens_stay_in_the_demo().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn demo_mode_stays_on_loopback() {
+        crate::cli::demo_mode_stays_on_loopback().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
