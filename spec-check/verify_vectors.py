@@ -619,8 +619,40 @@ def derive_passwords(password, app_id, identity):
 # §6 Access tokens
 # ---------------------------------------------------------------------------------------
 
-def _strict_json_object(raw):
-    """JSON object; duplicate members and NaN/Infinity rejected (assumptions)."""
+MAX_TOKEN_LENGTH = 4096
+MAX_JSON_DEPTH = 32
+NOT_AN_INTEGER = object()  # any number that §6 does not call a JSON integer
+
+
+def _json_depth(value):
+    """Nesting level: the object itself is 1, a container directly inside level n is n+1."""
+    if isinstance(value, dict):
+        return 1 + max((_json_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_json_depth(v) for v in value), default=0)
+    return 0
+
+
+def _strings_are_scalar_values(value):
+    """No string (member names included) holds a lone surrogate."""
+    def ok(text):
+        try:
+            text.encode("utf-8")
+            return True
+        except UnicodeEncodeError:
+            return False
+    if isinstance(value, str):
+        return ok(value)
+    if isinstance(value, dict):
+        return all(ok(k) and _strings_are_scalar_values(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_strings_are_scalar_values(v) for v in value)
+    return True
+
+
+def _token_json_object(raw):
+    """§6 "JSON text": UTF-8 as a whole, RFC 8259 only, no duplicate names at any depth,
+    no escaped lone surrogates, at most 32 levels; integers only as plain digits."""
     def no_dupes(pairs):
         obj = {}
         for k, v in pairs:
@@ -632,15 +664,28 @@ def _strict_json_object(raw):
     def no_constants(name):
         raise ValueError(f"non-JSON constant {name}")
 
-    obj = json.loads(raw.decode("utf-8"), object_pairs_hook=no_dupes,
-                     parse_constant=no_constants)
+    text = raw.decode("utf-8")  # strict: raises UnicodeDecodeError
+    try:
+        obj = json.loads(text, object_pairs_hook=no_dupes, parse_constant=no_constants,
+                         parse_int=lambda s: NOT_AN_INTEGER if s.startswith("-") else int(s),
+                         parse_float=lambda s: NOT_AN_INTEGER)
+    except RecursionError:
+        raise ValueError("nested too deeply")
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
+    if _json_depth(obj) > MAX_JSON_DEPTH:
+        raise ValueError("nested too deeply")
+    if not _strings_are_scalar_values(obj):
+        raise ValueError("escaped lone surrogate")
     return obj
 
 
 def _is_u64(v):
     return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**64
+
+
+def default_audience(app_id):
+    return "tessera:" + app_id
 
 
 def sign_token(seed, kid, claims):
@@ -651,26 +696,28 @@ def sign_token(seed, kid, claims):
     return signing_input + "." + b64url(ed25519_sign(seed, signing_input.encode("ascii")))
 
 
-def verify_token(token, issuer, app_keys, now, leeway=60, max_lifetime=86400):
-    # 1. length, three parts, header b64url JSON
-    if len(token.encode("utf-8")) > 4096:
+def verify_token(token, issuer, audience, app_keys, now, leeway=60, max_lifetime=86400):
+    # 1. length of the text, three parts, header: b64url, JSON text, string alg
+    if len(token.encode("utf-8")) > MAX_TOKEN_LENGTH:
         raise TesseraError("malformed", "too long")
     parts = token.split(".")
     if len(parts) != 3:
         raise TesseraError("malformed", "not three parts")
     try:
-        header = _strict_json_object(b64url_decode(parts[0]))
+        header = _token_json_object(b64url_decode(parts[0]))
     except (ValueError, UnicodeDecodeError) as e:
         raise TesseraError("malformed", f"header: {e}")
-    # 2. alg, crit, typ
     alg = header.get("alg")
-    if not (isinstance(alg, str) and alg == "EdDSA"):
+    if not isinstance(alg, str):
+        raise TesseraError("malformed", "alg")
+    # 2. alg, crit, typ
+    if alg != "EdDSA":
         raise TesseraError("unsupported_algorithm", repr(alg))
     if "crit" in header:
         raise TesseraError("unsupported_critical")
     if "typ" in header:
         typ = header["typ"]
-        if not (isinstance(typ, str) and typ.lower() == "jwt"):
+        if not (isinstance(typ, str) and typ.isascii() and typ.lower() == "jwt"):
             raise TesseraError("malformed", "typ")
     # 3. kid
     kid = header.get("kid")
@@ -679,27 +726,35 @@ def verify_token(token, issuer, app_keys, now, leeway=60, max_lifetime=86400):
     key = next((k for k in app_keys if signing_key_id(k).hex() == kid), None)
     if key is None:
         raise TesseraError("unknown_key")
-    # 4. signature
+    # 4. signature over the token's bytes before the second dot; claims not decoded yet
     try:
         sig = b64url_decode(parts[2])
     except ValueError as e:
         raise TesseraError("malformed", f"signature: {e}")
     if len(sig) != 64:
         raise TesseraError("malformed", "signature length")
-    if not ed25519_verify_strict(key, (parts[0] + "." + parts[1]).encode("ascii"), sig):
+    if not ed25519_verify_strict(key, (parts[0] + "." + parts[1]).encode("utf-8"), sig):
         raise TesseraError("bad_signature")
-    # 5. claims
+    # 5. claims: b64url, JSON text, member types; then iss, aud, sub
     try:
-        claims = _strict_json_object(b64url_decode(parts[1]))
+        claims = _token_json_object(b64url_decode(parts[1]))
     except (ValueError, UnicodeDecodeError) as e:
         raise TesseraError("malformed", f"claims: {e}")
     if not (isinstance(claims.get("iss"), str) and isinstance(claims.get("sub"), str)
             and _is_u64(claims.get("iat")) and _is_u64(claims.get("exp"))):
         raise TesseraError("malformed", "claim types")
-    if "nbf" in claims and not _is_u64(claims["nbf"]):  # type of nbf: assumption
+    if "nbf" in claims and not _is_u64(claims["nbf"]):
         raise TesseraError("malformed", "nbf")
+    aud = claims.get("aud")
+    if "aud" in claims and not (isinstance(aud, str) or (
+            isinstance(aud, list) and all(isinstance(a, str) for a in aud))):
+        raise TesseraError("malformed", "aud")
     if claims["iss"] != issuer:
         raise TesseraError("wrong_issuer")
+    if "aud" not in claims:
+        raise TesseraError("wrong_audience", "missing")
+    if not (aud == audience if isinstance(aud, str) else audience in aud):
+        raise TesseraError("wrong_audience", repr(aud))
     sub = claims["sub"]
     if not (sub.isascii() and identity_valid(sub.encode("ascii"))):
         raise TesseraError("invalid_subject")
@@ -711,7 +766,7 @@ def verify_token(token, issuer, app_keys, now, leeway=60, max_lifetime=86400):
         raise TesseraError("not_yet_valid")
     if not (iat <= exp and exp - iat <= max_lifetime):
         raise TesseraError("lifetime_too_long")
-    return claims
+    return {k: claims[k] for k in ("iss", "sub", "aud", "iat", "exp", "nbf") if k in claims}
 
 
 # ---------------------------------------------------------------------------------------
@@ -993,15 +1048,19 @@ def run_backups(doc, case):
 
 def run_tokens(doc, case):
     keys = [hx(k) for k in doc["app_public_keys"]]
-    issuer = doc["issuer"]
+    issuer, audience = doc["issuer"], doc["audience"]
+    check(audience == default_audience(issuer), "the vectors' audience is the default")
+    verify = lambda: verify_token(case["token"], issuer, audience, keys, case["now"])  # noqa: E731
     if not case["valid"]:
-        expect_error(case["error"], lambda: verify_token(case["token"], issuer, keys, case["now"]))
+        expect_error(case["error"], verify)
         return
-    claims = verify_token(case["token"], issuer, keys, case["now"])
+    claims = verify()
     check(claims == case["claims"], "claims")
+    if not case["minted"]:
+        return
     seed = hx(doc["app_seed"])
     check(ed25519_public(seed) in keys, "app_seed matches an accepted key")
-    ordered = {k: case["claims"][k] for k in ("iss", "sub", "iat", "exp", "nbf")
+    ordered = {k: case["claims"][k] for k in ("iss", "sub", "aud", "iat", "exp", "nbf")
                if k in case["claims"]}  # member order of the §6 template
     check(sign_token(seed, signing_key_id(ed25519_public(seed)).hex(), ordered)
           == case["token"], "token re-minted byte for byte")

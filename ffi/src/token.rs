@@ -15,6 +15,8 @@ pub struct TokenClaims {
     pub iss: String,
     /// The user's identity (subject).
     pub sub: String,
+    /// The servers the token is for (audience; one for a string `aud`).
+    pub aud: Vec<String>,
     /// Issued at, seconds since 1970.
     pub iat: u64,
     /// Expires at, seconds since 1970.
@@ -28,6 +30,11 @@ impl From<CoreClaims> for TokenClaims {
         Self {
             iss: claims.iss,
             sub: claims.sub,
+            aud: claims
+                .aud
+                .as_ref()
+                .map(|aud| aud.as_slice().to_vec())
+                .unwrap_or_default(),
             iat: claims.iat,
             exp: claims.exp,
             nbf: claims.nbf,
@@ -37,15 +44,17 @@ impl From<CoreClaims> for TokenClaims {
 
 /// Verifies `token` at `now` as tessera-server does with its default leeway (60 s) and
 /// maximum lifetime (24 h): form, EdDSA signature by one of `app_public_keys` (32 bytes
-/// each), issuer, subject and times.
+/// each), issuer, audience (the server's, `tessera:<app id>` by default), subject and
+/// times.
 #[uniffi::export]
 pub fn verify_token(
     token: String,
     issuer: String,
+    audience: String,
     app_public_keys: Vec<Vec<u8>>,
     now: SystemTime,
 ) -> Result<TokenClaims, CryptoError> {
-    let mut verifier = TokenVerifier::new(issuer);
+    let mut verifier = TokenVerifier::new(issuer, audience);
     for key in app_public_keys {
         let key: [u8; 32] = key
             .as_slice()

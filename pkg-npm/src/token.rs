@@ -3,7 +3,7 @@
 
 use tessera_format::{
     AppKey as CoreAppKey, Identity, TokenClaims as CoreClaims, TokenVerifier as CoreVerifier,
-    jwt::DEFAULT_TOKEN_TTL_SECONDS,
+    jwt::{DEFAULT_TOKEN_TTL_SECONDS, default_audience},
 };
 use wasm_bindgen::prelude::*;
 
@@ -58,11 +58,20 @@ impl AppKey {
         self.inner.kid().to_owned()
     }
 
-    /// Mints a token for `subject` issued by `issuer` (the app id), valid from `issuedAt`
-    /// (default now) for `ttlSeconds` (default 20 minutes).
+    /// The audience a Tessera server of `appId` expects unless configured otherwise:
+    /// `tessera:<appId>`.
+    #[wasm_bindgen(js_name = defaultAudience)]
+    pub fn default_audience(app_id: &str) -> String {
+        default_audience(app_id)
+    }
+
+    /// Mints a token for `subject` issued by `issuer` (the app id) for `audience` (the
+    /// Tessera server's audience), valid from `issuedAt` (default now) for `ttlSeconds`
+    /// (default 20 minutes).
     pub fn mint(
         &self,
         issuer: &str,
+        audience: &str,
         subject: &str,
         issued_at: Option<js_sys::Date>,
         ttl_seconds: Option<u32>,
@@ -72,7 +81,7 @@ impl AppKey {
             .as_ref()
             .map_or_else(tessera_format::Timestamp::now, timestamp_of);
         let ttl = ttl_seconds.map_or(DEFAULT_TOKEN_TTL_SECONDS, u64::from);
-        Ok(self.inner.mint(issuer, &subject, issued_at, ttl))
+        Ok(self.inner.mint(issuer, audience, &subject, issued_at, ttl))
     }
 }
 
@@ -83,6 +92,8 @@ pub struct TokenClaims {
     pub iss: String,
     /// Subject: the identity.
     pub sub: String,
+    /// Audience: the servers the token is for (one for a string `aud`).
+    pub aud: Vec<String>,
     /// Issued at (Unix seconds).
     pub iat: f64,
     /// Expires at (Unix seconds).
@@ -96,6 +107,11 @@ impl From<CoreClaims> for TokenClaims {
         Self {
             iss: claims.iss,
             sub: claims.sub,
+            aud: claims
+                .aud
+                .as_ref()
+                .map(|aud| aud.as_slice().to_vec())
+                .unwrap_or_default(),
             iat: claims.iat as f64,
             exp: claims.exp as f64,
             nbf: claims.nbf.map(|n| n as f64),
@@ -111,13 +127,15 @@ pub struct TokenVerifier {
 
 #[wasm_bindgen]
 impl TokenVerifier {
-    /// A verifier for tokens issued by `issuer`, accepting the given 32-byte public keys.
+    /// A verifier for tokens issued by `issuer` for `audience`, accepting the given
+    /// 32-byte public keys.
     #[wasm_bindgen(constructor)]
     pub fn new(
         issuer: &str,
+        audience: &str,
         public_keys: Vec<js_sys::Uint8Array>,
     ) -> Result<TokenVerifier, JsValue> {
-        let mut inner = CoreVerifier::new(issuer);
+        let mut inner = CoreVerifier::new(issuer, audience);
         for key in public_keys {
             inner = inner
                 .with_key(&key_bytes(&key.to_vec(), "an app public key")?)

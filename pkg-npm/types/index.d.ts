@@ -463,8 +463,13 @@ export class AppKey implements WasmObject {
   seed(): Uint8Array;
   readonly publicKey: Uint8Array;
   readonly kid: string;
-  /** A token for `subject` from `issuer`, valid from `issuedAt` (now) for `ttlSeconds` (1200). */
-  mint(issuer: string, subject: string, issuedAt?: Date, ttlSeconds?: number): string;
+  /** The audience a Tessera server of `appId` expects unless configured otherwise: `tessera:<appId>`. */
+  static defaultAudience(appId: string): string;
+  /**
+   * A token for `subject` from `issuer` (the app id) for `audience` (the Tessera server's
+   * audience, docs/SERVER.md), valid from `issuedAt` (now) for `ttlSeconds` (1200).
+   */
+  mint(issuer: string, audience: string, subject: string, issuedAt?: Date, ttlSeconds?: number): string;
   free(): void;
 }
 
@@ -472,14 +477,16 @@ export class AppKey implements WasmObject {
 export interface TokenClaims {
   readonly iss: string;
   readonly sub: string;
+  /** The servers the token is for: one for a string `aud`, each element of an array. */
+  readonly aud: string[];
   readonly iat: number;
   readonly exp: number;
   readonly nbf: number | undefined;
 }
 
-/** Verifies one app's tokens against its accepted public keys. */
+/** Verifies one app's tokens for one audience against its accepted public keys. */
 export class TokenVerifier implements WasmObject {
-  constructor(issuer: string, publicKeys: readonly Uint8Array[]);
+  constructor(issuer: string, audience: string, publicKeys: readonly Uint8Array[]);
   verify(token: string, now?: Date): TokenClaims;
   free(): void;
 }

@@ -454,9 +454,15 @@ async fn bench_database(
     let server = Process::start(command).await?;
     let address = server.address;
     let app_key = read_key(&data)?;
-    let app_id = read_app_id(&data)?;
+    let (app_id, audience) = read_issuer_and_audience(&data)?;
     let token = |identity: &str| -> BenchResult<String> {
-        Ok(app_key.mint(&app_id, &Identity::new(identity)?, Timestamp::now(), 3600))
+        Ok(app_key.mint(
+            &app_id,
+            &audience,
+            &Identity::new(identity)?,
+            Timestamp::now(),
+            3600,
+        ))
     };
     let connections = options.connections;
     let duration = Duration::from_secs(options.seconds);
@@ -655,8 +661,10 @@ fn read_key(data: &Path) -> BenchResult<AppKey> {
     )?)
 }
 
-fn read_app_id(data: &Path) -> BenchResult<String> {
-    Ok(tessera_server::Config::load(data, |_| None)?.app_id)
+/// The app id and audience of the data directory's configuration.
+fn read_issuer_and_audience(data: &Path) -> BenchResult<(String, String)> {
+    let config = tessera_server::Config::load(data, |_| None)?;
+    Ok((config.app_id, config.audience))
 }
 
 async fn run(options: Options) -> BenchResult<()> {

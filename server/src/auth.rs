@@ -1,6 +1,7 @@
 //! Authentication: `Authorization: Bearer <token>` checked against the configured app
-//! public keys (docs/FORMAT.md §6 via [`tessera_format::TokenVerifier`]); the token's
-//! subject is the caller. Tokens are never logged or echoed.
+//! public keys, app id and audience (docs/FORMAT.md §6 via
+//! [`tessera_format::TokenVerifier`]); the token's subject is the caller. Tokens are never
+//! logged or echoed.
 //!
 //! A client sends the same token for its whole lifetime (20 minutes by default), so the
 //! outcome of a successful verification is cached, keyed by the token's SHA-256, until
@@ -35,13 +36,21 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// An authenticator for the app id, keys and token settings of `config`.
+    /// An authenticator for the app id, audience, app public keys and token settings of
+    /// `config`.
     pub fn new(config: &Config) -> Result<Self, TokenError> {
-        let mut verifier = TokenVerifier::new(config.app_id.clone())
+        let keys: Vec<[u8; 32]> = config.app_public_keys.iter().map(|key| key.0).collect();
+        Self::with_keys(config, &keys)
+    }
+
+    /// An authenticator for the app id, audience and token settings of `config` that
+    /// accepts the app public keys `keys` instead of the configured ones.
+    pub fn with_keys(config: &Config, keys: &[[u8; 32]]) -> Result<Self, TokenError> {
+        let mut verifier = TokenVerifier::new(config.app_id.clone(), config.audience.clone())
             .with_leeway(config.token_leeway_seconds)
             .with_max_lifetime(config.token_max_lifetime_seconds);
-        for key in &config.app_public_keys {
-            verifier = verifier.with_key(&key.0)?;
+        for key in keys {
+            verifier = verifier.with_key(key)?;
         }
         Ok(Self {
             verifier,
@@ -94,7 +103,7 @@ impl Authenticator {
         let claims = self
             .verifier
             .verify(token, now)
-            .map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))?;
+            .map_err(|error| ApiError::Unauthorized(self.explain(&error)))?;
         let identity = claims
             .identity()
             .map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))?;
@@ -116,6 +125,21 @@ impl Authenticator {
             );
         });
         Ok(identity)
+    }
+}
+
+impl Authenticator {
+    /// The 401 message for a refused token: what is wrong and, for the audience, which
+    /// one this server expects (it is configuration, not a secret).
+    fn explain(&self, error: &TokenError) -> String {
+        match error {
+            TokenError::WrongAudience(reason) => format!(
+                "invalid token: it is not meant for this server ({reason}); mint tokens with \
+                 aud {:?}, this server's audience",
+                self.verifier.audience()
+            ),
+            other => format!("invalid token: {other}"),
+        }
     }
 }
 

@@ -29,12 +29,16 @@ pub const ENVIRONMENT_VARIABLES: &[(&str, &str)] = &[
     ),
     ("TESSERA_APP_ID", "app id: the `iss` that tokens must carry"),
     (
+        "TESSERA_AUDIENCE",
+        "this server's audience: the `aud` that tokens must name (default tessera:<app id>)",
+    ),
+    (
         "TESSERA_APP_PUBLIC_KEYS",
         "accepted app public keys, base64url, separated by commas",
     ),
     (
         "TESSERA_APP_PRIVATE_KEY_FILE",
-        "app private key file, for the `token` command only",
+        "app private key file, for the `token` command only (never read by `serve`)",
     ),
     ("TESSERA_LISTEN", "address and port of the API"),
     ("TESSERA_DATABASE_URL", "sqlite://PATH or postgres://…"),
@@ -106,6 +110,10 @@ pub const ENVIRONMENT_VARIABLES: &[(&str, &str)] = &[
     (
         "TESSERA_DEMO_WEB_DIR",
         "directory of the web chat that demo mode serves",
+    ),
+    (
+        "TESSERA_DEMO_PUBLIC",
+        "true: demo mode may listen on an address other than loopback",
     ),
     (
         "TESSERA_LOG",
@@ -230,9 +238,14 @@ impl fmt::Debug for AppPublicKey {
 pub struct Config {
     /// The app id: tokens must carry it as `iss`.
     pub app_id: String,
+    /// This server's audience: tokens must name it in `aud`, so that a token minted for
+    /// another server or another service of the app is refused. Default
+    /// `tessera:<app id>` ([`tessera_format::jwt::default_audience`]).
+    pub audience: String,
     /// Accepted app public keys (several during a key rotation).
     pub app_public_keys: Vec<AppPublicKey>,
-    /// The app private key file (used by the `token` command only).
+    /// The app private key file (used by the `token` command only; `serve` never reads
+    /// it, not even in demo mode).
     pub app_private_key_file: PathBuf,
     /// Where the API listens.
     pub listen: SocketAddr,
@@ -263,12 +276,16 @@ pub struct Config {
     pub demo: bool,
     /// In demo mode, the web chat's files, served for every path outside the API.
     pub demo_web_dir: Option<PathBuf>,
+    /// Demo mode may listen on an address other than loopback. Like `demo`, set only by
+    /// `--demo-public` or `TESSERA_DEMO_PUBLIC`, never by `config.toml`.
+    pub demo_public: bool,
 }
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("app_id", &self.app_id)
+            .field("audience", &self.audience)
             .field("app_public_keys", &self.app_public_keys)
             .field("app_private_key_file", &self.app_private_key_file)
             .field("listen", &self.listen)
@@ -286,6 +303,7 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("demo", &self.demo)
             .field("demo_web_dir", &self.demo_web_dir)
+            .field("demo_public", &self.demo_public)
             .finish()
     }
 }
@@ -312,6 +330,7 @@ impl Config {
     pub fn new(app_id: &str, keys: Vec<AppPublicKey>, sqlite_path: &Path) -> Self {
         Self {
             app_id: app_id.to_owned(),
+            audience: tessera_format::jwt::default_audience(app_id),
             app_public_keys: keys,
             app_private_key_file: PathBuf::from(APP_KEY_FILE_NAME),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -326,6 +345,7 @@ impl Config {
             limits: Limits::default(),
             demo: false,
             demo_web_dir: None,
+            demo_public: false,
         }
     }
 
@@ -365,6 +385,10 @@ impl Config {
         if app_id.is_empty() {
             return Err(invalid("app_id", "must not be empty"));
         }
+        let audience = env("TESSERA_AUDIENCE")
+            .or(file.audience)
+            .unwrap_or_else(|| tessera_format::jwt::default_audience(&app_id));
+        check_audience(&audience)?;
         let key_texts = match env("TESSERA_APP_PUBLIC_KEYS") {
             Some(list) => list
                 .split([',', ' ', '\n'])
@@ -431,6 +455,7 @@ impl Config {
         override_limits(&mut limits, &env)?;
         Ok(Config {
             app_id,
+            audience,
             app_public_keys,
             app_private_key_file,
             listen,
@@ -477,8 +502,21 @@ impl Config {
             demo_web_dir: env("TESSERA_DEMO_WEB_DIR")
                 .filter(|dir| !dir.is_empty())
                 .map(PathBuf::from),
+            demo_public: boolean(&env, "TESSERA_DEMO_PUBLIC", None, false)?,
         })
     }
+}
+
+/// An audience is a non-empty string without control characters; tokens name it
+/// exactly (docs/FORMAT.md §6 compares it byte for byte).
+fn check_audience(audience: &str) -> Result<(), ConfigError> {
+    if audience.is_empty() || audience.chars().any(char::is_control) {
+        return Err(invalid(
+            "audience",
+            "must be a non-empty string without control characters, e.g. tessera:<app id>",
+        ));
+    }
+    Ok(())
 }
 
 /// An allowed CORS origin is `*` or exactly what browsers send in `Origin`:
@@ -612,6 +650,8 @@ fn override_limits(
 pub struct ConfigFile {
     /// See [`Config::app_id`].
     pub app_id: Option<String>,
+    /// See [`Config::audience`].
+    pub audience: Option<String>,
     /// See [`Config::app_public_keys`], base64url.
     pub app_public_keys: Option<Vec<String>>,
     /// See [`Config::app_private_key_file`]; relative to the data directory.
@@ -666,6 +706,7 @@ mod tests {
         ]);
         let config = Config::load(&dir, |name| env.get(name).cloned()).unwrap();
         assert_eq!(config.app_id, "app-1");
+        assert_eq!(config.audience, "tessera:app-1", "the default audience");
         assert_eq!(config.app_public_keys.len(), 2);
         assert_eq!(config.listen.port(), 9999);
         assert_eq!(config.limits.max_batch_items, 7);
@@ -720,6 +761,20 @@ mod tests {
             (name == "TESSERA_DEMO").then(|| "maybe".to_owned())
         });
         assert!(matches!(unclear, Err(ConfigError::Invalid { .. })));
+        let audience = Config::load(&dir, |name| {
+            (name == "TESSERA_AUDIENCE").then(|| "tessera:app-1:staging".to_owned())
+        })
+        .unwrap();
+        assert_eq!(audience.audience, "tessera:app-1:staging");
+        for bad in ["", "tessera:\napp"] {
+            let refused = Config::load(&dir, |name| {
+                (name == "TESSERA_AUDIENCE").then(|| bad.to_owned())
+            });
+            assert!(
+                matches!(refused, Err(ConfigError::Invalid { .. })),
+                "{bad:?}"
+            );
+        }
         let debug = format!("{with_password:?}");
         assert!(!debug.contains("hunter2secret"), "{debug}");
         assert!(debug.contains("postgres://tessera:***@db.internal:5432/tessera"));

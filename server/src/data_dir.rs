@@ -22,6 +22,8 @@ use crate::config::{
 pub struct Initialized {
     /// The new app id.
     pub app_id: String,
+    /// The server's audience, written to the configuration: `tessera:<app id>`.
+    pub audience: String,
     /// The new app public key.
     pub app_public_key: AppPublicKey,
     /// The configuration file.
@@ -74,6 +76,7 @@ pub fn init(dir: &Path) -> Result<Initialized, ConfigError> {
             .collect::<String>()
     );
     let app_public_key = AppPublicKey(key.public_key());
+    let audience = tessera_format::jwt::default_audience(&app_id);
 
     // create_new + mode 0600: the key is never readable by others, not even briefly.
     let mut key_file = fs::OpenOptions::new()
@@ -91,6 +94,7 @@ pub fn init(dir: &Path) -> Result<Initialized, ConfigError> {
 
     let file = ConfigFile {
         app_id: Some(app_id.clone()),
+        audience: Some(audience.clone()),
         app_public_keys: Some(vec![app_public_key.to_text()]),
         app_private_key_file: Some(APP_KEY_FILE_NAME.into()),
         listen: Some(DEFAULT_LISTEN.into()),
@@ -117,6 +121,7 @@ pub fn init(dir: &Path) -> Result<Initialized, ConfigError> {
 
     Ok(Initialized {
         app_id,
+        audience,
         app_public_key,
         config_path,
         private_key_path,

@@ -50,8 +50,13 @@ enum Command {
         /// In demo mode, serve the web chat from this directory (also TESSERA_DEMO_WEB_DIR).
         #[arg(long, value_name = "DIR")]
         demo_web: Option<PathBuf>,
+        /// Let demo mode listen on an address other than loopback (also
+        /// TESSERA_DEMO_PUBLIC=true): anyone who reaches it can sign in as anyone.
+        #[arg(long)]
+        demo_public: bool,
     },
-    /// Mints a development token with the data directory's app key.
+    /// Mints a development token with the data directory's app key, for this server's
+    /// audience.
     Token {
         /// The identity the token proves (its subject).
         #[arg(long)]
@@ -87,7 +92,8 @@ fn main() -> ExitCode {
             listen,
             demo,
             demo_web,
-        } => serve(&data_dir, listen, demo, demo_web),
+            demo_public,
+        } => serve(&data_dir, listen, demo, demo_web, demo_public),
         Command::Token {
             identity,
             ttl,
@@ -108,6 +114,7 @@ fn init(dir: &std::path::Path) -> Result<(), CommandError> {
     let dir_text = dir.display();
     println!("Initialized {dir_text}");
     println!("  app id:          {}", created.app_id);
+    println!("  audience:        {}", created.audience);
     println!("  app public key:  {}", created.app_public_key.to_text());
     println!(
         "  app key id:      {}",
@@ -126,7 +133,8 @@ fn init(dir: &std::path::Path) -> Result<(), CommandError> {
     println!(
         "Your app backend mints tokens with the app key: an EdDSA JWT with header \
          {{\"alg\":\"EdDSA\",\"typ\":\"JWT\",\"kid\":\"<app key id>\"}} and claims \
-         iss=<app id>, sub=<identity>, iat, exp (tessera_format::AppKey::mint in Rust)."
+         iss=<app id>, sub=<identity>, aud=<audience>, iat, exp (tessera_format::AppKey::mint \
+         in Rust, AppKey.mint in the npm package)."
     );
     Ok(())
 }
@@ -149,6 +157,7 @@ fn serve(
     listen: Option<SocketAddr>,
     demo: bool,
     demo_web: Option<PathBuf>,
+    demo_public: bool,
 ) -> Result<(), CommandError> {
     init_logging();
     let mut config = Config::load(dir, |name| std::env::var(name).ok())?;
@@ -156,6 +165,7 @@ fn serve(
         config.listen = listen;
     }
     config.demo |= demo;
+    config.demo_public |= demo_public;
     if demo_web.is_some() {
         config.demo_web_dir = demo_web;
     }
@@ -232,7 +242,13 @@ fn token(dir: &std::path::Path, identity: &str, ttl: &str) -> Result<(), Command
     let identity =
         Identity::new(identity).map_err(|e| CommandError::Usage(format!("--identity: {e}")))?;
     let key = data_dir::read_app_key(&config.app_private_key_file)?;
-    let token = key.mint(&config.app_id, &identity, Timestamp::now(), ttl);
+    let token = key.mint(
+        &config.app_id,
+        &config.audience,
+        &identity,
+        Timestamp::now(),
+        ttl,
+    );
     println!("{token}");
     Ok(())
 }

@@ -49,8 +49,8 @@ pub enum StartError {
     /// An app public key is not a valid Ed25519 key.
     #[error("app public key: {0}")]
     AppKey(#[from] tessera_format::TokenError),
-    /// Demo mode was asked for but cannot run (no app private key, a wrong one, or no web
-    /// directory where one was named).
+    /// Demo mode was asked for but cannot run (a listen address other than loopback
+    /// without `demo_public`, or no web directory where one was named).
     #[error("{0}")]
     Demo(String),
     /// The listen address could not be bound.
@@ -105,9 +105,14 @@ impl AppState {
         demo: Option<demo::DemoMode>,
     ) -> Result<Self, StartError> {
         let limits = config.limits;
+        // Demo mode accepts the tokens of its own ephemeral key and no others.
+        let auth = match &demo {
+            Some(demo) => Authenticator::with_keys(config, &[demo.public_key()])?,
+            None => Authenticator::new(config)?,
+        };
         Ok(Self(Arc::new(SharedState {
             storage,
-            auth: Authenticator::new(config)?,
+            auth,
             identity_limiter: RateLimiter::new(
                 limits.identity_requests_per_second,
                 limits.identity_burst,
@@ -328,7 +333,7 @@ pub async fn spawn(config: &Config) -> Result<RunningServer, StartError> {
 
 /// Opens the database and binds the listen address.
 pub async fn prepare(config: &Config) -> Result<(TcpListener, AppState), StartError> {
-    // Demo mode's key is checked first: a refused start leaves the database untouched.
+    // Demo mode's settings are checked first: a refused start leaves the database untouched.
     let demo = demo::DemoSettings::from_config(config)?;
     let database = Database::open(
         &config.database_url,
@@ -341,7 +346,8 @@ pub async fn prepare(config: &Config) -> Result<(TcpListener, AppState), StartEr
     if state.demo.is_some() {
         tracing::warn!(
             "DEMO MODE IS ON: POST /demo/login gives anyone a token for any identity. \
-             Insecure by design; never use it in production"
+             Insecure by design; never use it in production. Its tokens are signed with an \
+             app key that exists only in this process, and only they are accepted"
         );
     }
     let listener = TcpListener::bind(config.listen)

@@ -31,9 +31,13 @@ struct Tokens {
 #[async_trait::async_trait]
 impl TokenProvider for Tokens {
     async fn token(&self) -> Result<String, PlatformError> {
-        Ok(self
-            .key
-            .mint(APP_ID, &self.identity, Timestamp::now(), 1200))
+        Ok(self.key.mint(
+            APP_ID,
+            &tessera_format::jwt::default_audience(APP_ID),
+            &self.identity,
+            Timestamp::now(),
+            1200,
+        ))
     }
 }
 

@@ -22,7 +22,11 @@ struct Backend {
 #[async_trait::async_trait]
 impl TokenProvider for Backend {
     async fn token(&self) -> Result<String, PlatformError> {
-        Ok(self.key.mint(APP_ID, &self.user, Timestamp::now(), 20 * 60))
+        // The server's audience: the default for the app id (docs/SERVER.md).
+        let audience = tessera_format::jwt::default_audience(APP_ID);
+        Ok(self
+            .key
+            .mint(APP_ID, &audience, &self.user, Timestamp::now(), 20 * 60))
     }
 }
 

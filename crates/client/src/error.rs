@@ -138,7 +138,7 @@ pub enum Error {
     /// The server rejected the token, even a freshly fetched one.
     #[error(
         "the server rejected the access token twice ({message}); check the app backend's \
-         token (app key, issuer, lifetime, device clock)"
+         token (app key, issuer, audience, lifetime, device clock)"
     )]
     Unauthorized {
         /// The server's explanation.

@@ -382,6 +382,7 @@ mod tests {
             let n = self.0.fetch_add(1, Ordering::SeqCst) as u64;
             Ok(AppKey::from_seed([1; 32]).mint(
                 "app",
+                "tessera:app",
                 &Identity::new("alice").unwrap(),
                 tessera_format::time::Timestamp::now().plus(n),
                 600,

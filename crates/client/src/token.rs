@@ -147,9 +147,13 @@ mod tests {
     impl TokenProvider for Minting {
         async fn token(&self) -> Result<String, PlatformError> {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
-            Ok(self
-                .key
-                .mint("app", &self.subject, self.issued_at.plus(n), 1200))
+            Ok(self.key.mint(
+                "app",
+                "tessera:app",
+                &self.subject,
+                self.issued_at.plus(n),
+                1200,
+            ))
         }
     }
 

@@ -81,6 +81,7 @@ fn every_variants_kind() -> Vec<&'static str> {
             TokenError::NotYetValid,
             TokenError::LifetimeTooLong,
             TokenError::WrongIssuer,
+            TokenError::WrongAudience("x"),
             TokenError::InvalidSubject,
             TokenError::Randomness(RandomnessUnavailable),
         ]

@@ -21,7 +21,7 @@ pub mod time;
 pub use backup::{BackupError, DerivedPasswords, KdfParams, derive_passwords};
 pub use card::{Card, CardContent, CardError, CardId, Identity};
 pub use envelope::{DecryptError, EncryptError, Recipient, Verified};
-pub use jwt::{AppKey, TokenClaims, TokenError, TokenVerifier};
+pub use jwt::{AppKey, Audience, TokenClaims, TokenError, TokenVerifier};
 pub use keys::{IdentityKeyPair, KeyId, PublicKeys, RootSecret};
 pub use safety_number::safety_number;
 pub use time::Timestamp;
@@ -61,6 +61,7 @@ pub const ERROR_KINDS: &[&str] = &[
     "not_yet_valid",
     "lifetime_too_long",
     "wrong_issuer",
+    "wrong_audience",
     "invalid_subject",
     "invalid_group_id",
     "wrong_group",

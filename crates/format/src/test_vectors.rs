@@ -962,19 +962,119 @@ fn generate_backups() -> (String, Value) {
 }
 
 fn generate_tokens() -> (String, Value) {
+    const ISSUER: &str = "app-test";
+    let audience = crate::jwt::default_audience(ISSUER);
     let key = AppKey::from_seed([0x5A; 32]);
     let other = AppKey::from_seed([0x5B; 32]);
     let alice = Identity::new("alice").unwrap();
-    let good = key.mint("app-test", &alice, T0, 1200);
+    let b64 = crate::encoding::b64url_encode;
+    let good = key.mint(ISSUER, &audience, &alice, T0, 1200);
+    let claims_of = |aud: Value| json!({ "iss": ISSUER, "sub": "alice", "aud": aud, "iat": T0.0, "exp": T0.plus(1200).0 });
+    // `minted`: the minter reproduces the token byte for byte from its claims.
     let mut cases = vec![json!({
         "name": "valid token", "token": good, "now": T0.plus(60).0, "valid": true,
-        "claims": { "iss": "app-test", "sub": "alice", "iat": T0.0, "exp": T0.plus(1200).0 },
+        "minted": true, "claims": claims_of(json!(audience)),
     })];
+    // A token of this header and claims text, signed with the app key.
+    let raw_sign = |header: &[u8], claims: &[u8]| {
+        use ed25519_dalek::Signer;
+        let input = format!("{}.{}", b64(header), b64(claims));
+        let signature = ed25519_dalek::SigningKey::from_bytes(key.seed()).sign(input.as_bytes());
+        format!("{input}.{}", b64(&signature.to_bytes()))
+    };
+    let header = format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#, key.kid());
+    let claims_text = |extra: &str| {
+        format!(
+            r#"{{"iss":"{ISSUER}","sub":"alice","aud":"{audience}","iat":{},"exp":{}{extra}}}"#,
+            T0.0,
+            T0.plus(1200).0
+        )
+    };
+    let with_claims = |claims: &str| raw_sign(header.as_bytes(), claims.as_bytes());
+    let with_header = |header: &str| raw_sign(header.as_bytes(), claims_text("").as_bytes());
+    let mut valid = |name: &str, token: String, claims: Value| {
+        cases.push(json!({
+            "name": name, "token": token, "now": T0.0, "valid": true, "minted": false,
+            "claims": claims,
+        }));
+    };
+    let several = json!(["https://api.example.com", audience]);
+    valid(
+        "aud: an array naming this server among others",
+        with_claims(&claims_text("").replace(&format!("\"{audience}\""), &several.to_string())),
+        claims_of(several.clone()),
+    );
+    let mut with_nbf = claims_of(json!(audience));
+    with_nbf["nbf"] = json!(T0.minus(30).0);
+    valid(
+        "nbf in the past",
+        with_claims(&claims_text(&format!(r#","nbf":{}"#, T0.minus(30).0))),
+        with_nbf,
+    );
+    valid(
+        "typ in lower case",
+        with_header(&format!(
+            r#"{{"alg":"EdDSA","typ":"jwt","kid":"{}"}}"#,
+            key.kid()
+        )),
+        claims_of(json!(audience)),
+    );
+    valid(
+        "ignored claims hold any JSON: -0, 1e400, nesting to level 32, escapes",
+        with_claims(&claims_text(&format!(
+            r#","jti":"\u00e9\ud83d\ude00","n":-0,"big":1e400,"deep":{}null{}"#,
+            "[".repeat(31),
+            "]".repeat(31)
+        ))),
+        claims_of(json!(audience)),
+    );
+    valid(
+        "whitespace around JSON tokens, no typ",
+        raw_sign(
+            format!(
+                " {{ \"alg\" : \"EdDSA\" ,\n\"kid\":\"{}\"\t}}\r\n",
+                key.kid()
+            )
+            .as_bytes(),
+            claims_text("").replace(',', " ,\n ").as_bytes(),
+        ),
+        claims_of(json!(audience)),
+    );
+    // Exactly the length limit, and one byte over it: padding in an ignored claim, and a
+    // space in the header where base64url cannot reach the length otherwise.
+    let padded = |spaces: usize, padding: usize| {
+        let header = format!(
+            r#"{{"alg":"EdDSA",{}"typ":"JWT","kid":"{}"}}"#,
+            " ".repeat(spaces),
+            key.kid()
+        );
+        let claims = claims_text(&format!(r#","pad":"{}""#, "x".repeat(padding)));
+        raw_sign(header.as_bytes(), claims.as_bytes())
+    };
+    let of_length = |length: usize| {
+        (0..4)
+            .flat_map(|spaces| (2500..3100).map(move |padding| (spaces, padding)))
+            .map(|(spaces, padding)| padded(spaces, padding))
+            .find(|token| token.len() == length)
+            .unwrap()
+    };
+    valid(
+        "exactly 4096 bytes long",
+        of_length(crate::jwt::MAX_TOKEN_LENGTH),
+        claims_of(json!(audience)),
+    );
+
     let mut negative = |name: &str, token: String, now: Timestamp, error: &str| {
         cases.push(
             json!({ "name": name, "token": token, "now": now.0, "valid": false, "error": error }),
         );
     };
+    negative(
+        "4097 bytes long",
+        of_length(crate::jwt::MAX_TOKEN_LENGTH + 1),
+        T0,
+        "malformed",
+    );
     negative(
         "expired (past exp + 60 s leeway)",
         good.clone(),
@@ -988,47 +1088,304 @@ fn generate_tokens() -> (String, Value) {
         "not_yet_valid",
     );
     negative(
+        "nbf in the future (past the leeway)",
+        with_claims(&claims_text(&format!(r#","nbf":{}"#, T0.plus(61).0))),
+        T0,
+        "not_yet_valid",
+    );
+    negative(
         "unknown kid",
-        other.mint("app-test", &alice, T0, 1200),
+        other.mint(ISSUER, &audience, &alice, T0, 1200),
         T0,
         "unknown_key",
     );
     negative(
         "other app",
-        key.mint("app-other", &alice, T0, 1200),
+        key.mint("app-other", &audience, &alice, T0, 1200),
         T0,
         "wrong_issuer",
     );
+    negative(
+        "aud missing",
+        with_claims(&format!(
+            r#"{{"iss":"{ISSUER}","sub":"alice","iat":{},"exp":{}}}"#,
+            T0.0,
+            T0.plus(1200).0
+        )),
+        T0,
+        "wrong_audience",
+    );
+    negative(
+        "aud names another server",
+        key.mint(ISSUER, "tessera:app-test:staging", &alice, T0, 1200),
+        T0,
+        "wrong_audience",
+    );
+    negative(
+        "aud differs in case",
+        key.mint(ISSUER, "Tessera:app-test", &alice, T0, 1200),
+        T0,
+        "wrong_audience",
+    );
+    let retargeted =
+        |aud: &str| with_claims(&claims_text("").replace(&format!("\"{audience}\""), aud));
+    negative(
+        "aud: an array without this server",
+        retargeted(r#"["https://api.example.com"]"#),
+        T0,
+        "wrong_audience",
+    );
+    negative(
+        "aud: an empty array",
+        retargeted("[]"),
+        T0,
+        "wrong_audience",
+    );
+    negative("aud: a number", retargeted("7"), T0, "malformed");
+    negative("aud: null", retargeted("null"), T0, "malformed");
+    negative(
+        "aud: an array holding a non-string",
+        retargeted(&format!(r#"["{audience}",7]"#)),
+        T0,
+        "malformed",
+    );
+    negative(
+        "other app and aud missing: the issuer is checked first",
+        with_claims(&format!(
+            r#"{{"iss":"app-other","sub":"alice","iat":{},"exp":{}}}"#,
+            T0.0,
+            T0.plus(1200).0
+        )),
+        T0,
+        "wrong_issuer",
+    );
+    negative(
+        "aud wrong and subject invalid: the audience is checked first",
+        with_claims(
+            &claims_text("")
+                .replace(&format!("\"{audience}\""), "\"elsewhere\"")
+                .replace("alice", "alice smith"),
+        ),
+        T0,
+        "wrong_audience",
+    );
     let parts: Vec<&str> = good.split('.').collect();
-    let none_header = crate::encoding::b64url_encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let none_header = b64(br#"{"alg":"none","typ":"JWT"}"#);
     negative(
         "alg none",
         format!("{none_header}.{}.", parts[1]),
         T0,
         "unsupported_algorithm",
     );
-    let hs_header = crate::encoding::b64url_encode(br#"{"alg":"HS256","typ":"JWT","kid":"x"}"#);
+    let hs_header = b64(br#"{"alg":"HS256","typ":"JWT","kid":"x"}"#);
     negative(
         "alg HS256",
         format!("{hs_header}.{}.{}", parts[1], parts[2]),
         T0,
         "unsupported_algorithm",
     );
-    let forged_claims = crate::encoding::b64url_encode(
-        &serde_json::to_vec(&TokenClaims {
-            iss: "app-test".into(),
-            sub: "mallory".into(),
-            iat: T0.0,
-            exp: T0.plus(1200).0,
-            nbf: None,
-        })
-        .unwrap(),
+    negative(
+        "alg none with a typ and kid that are not strings: alg is checked first",
+        format!(
+            "{}.{}.{}",
+            b64(br#"{"alg":"none","typ":1,"kid":1}"#),
+            parts[1],
+            parts[2]
+        ),
+        T0,
+        "unsupported_algorithm",
     );
+    negative(
+        "alg missing",
+        with_header(&format!(r#"{{"typ":"JWT","kid":"{}"}}"#, key.kid())),
+        T0,
+        "malformed",
+    );
+    negative(
+        "typ not a string",
+        with_header(&format!(
+            r#"{{"alg":"EdDSA","typ":1,"kid":"{}"}}"#,
+            key.kid()
+        )),
+        T0,
+        "malformed",
+    );
+    negative(
+        "typ null",
+        with_header(&format!(
+            r#"{{"alg":"EdDSA","typ":null,"kid":"{}"}}"#,
+            key.kid()
+        )),
+        T0,
+        "malformed",
+    );
+    negative(
+        "typ JWS",
+        with_header(&format!(
+            r#"{{"alg":"EdDSA","typ":"JWS","kid":"{}"}}"#,
+            key.kid()
+        )),
+        T0,
+        "malformed",
+    );
+    negative(
+        "typ not a string and crit present: crit is checked first",
+        with_header(&format!(
+            r#"{{"alg":"EdDSA","typ":1,"crit":null,"kid":"{}"}}"#,
+            key.kid()
+        )),
+        T0,
+        "unsupported_critical",
+    );
+    negative(
+        "kid not a string",
+        with_header(r#"{"alg":"EdDSA","typ":"JWT","kid":1}"#),
+        T0,
+        "malformed",
+    );
+    negative(
+        "kid in upper case",
+        with_header(&format!(
+            r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#,
+            key.kid().to_uppercase()
+        )),
+        T0,
+        "unknown_key",
+    );
+    negative(
+        "header with a duplicate member",
+        with_header(&format!(
+            r#"{{"alg":"EdDSA","typ":"JWT","kid":"{0}","kid":"{0}"}}"#,
+            key.kid()
+        )),
+        T0,
+        "malformed",
+    );
+    negative(
+        "header with a duplicate member inside an ignored member",
+        with_header(&format!(
+            r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}","x5u":{{"a":1,"a":1}}}}"#,
+            key.kid()
+        )),
+        T0,
+        "malformed",
+    );
+    negative(
+        "header with a duplicate member written with an escape",
+        with_header(&format!(
+            r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}","\u0061lg":"EdDSA"}}"#,
+            key.kid()
+        )),
+        T0,
+        "malformed",
+    );
+    negative(
+        "claims with a duplicate member",
+        with_claims(&claims_text(r#","sub":"alice""#)),
+        T0,
+        "malformed",
+    );
+    negative(
+        "claims with a duplicate member inside an ignored member",
+        with_claims(&claims_text(r#","ext":[{"role":"a","role":"b"}]"#)),
+        T0,
+        "malformed",
+    );
+    negative(
+        "iat -0",
+        with_claims(&claims_text("").replace(&T0.0.to_string(), "-0")),
+        T0,
+        "malformed",
+    );
+    negative(
+        "iat with a fraction",
+        with_claims(&claims_text("").replace(&T0.0.to_string(), "1767225600.0")),
+        T0,
+        "malformed",
+    );
+    negative(
+        "iat with an exponent",
+        with_claims(&claims_text("").replace(&T0.0.to_string(), "17672256e2")),
+        T0,
+        "malformed",
+    );
+    negative(
+        "exp of 2^64",
+        with_claims(&claims_text("").replace(&T0.plus(1200).0.to_string(), "18446744073709551616")),
+        T0,
+        "malformed",
+    );
+    negative(
+        "nbf null",
+        with_claims(&claims_text(r#","nbf":null"#)),
+        T0,
+        "malformed",
+    );
+    let mut invalid_utf8 = claims_text(r#","jti":"??""#).into_bytes();
+    let at = invalid_utf8.iter().position(|&b| b == b'?').unwrap();
+    invalid_utf8[at] = 0xC3; // a lead byte followed by `?`: not UTF-8
+    negative(
+        "invalid UTF-8 inside an ignored claim",
+        raw_sign(header.as_bytes(), &invalid_utf8),
+        T0,
+        "malformed",
+    );
+    negative(
+        "escaped lone surrogate inside an ignored claim",
+        with_claims(&claims_text(r#","jti":"\ud800""#)),
+        T0,
+        "malformed",
+    );
+    negative(
+        "ignored claim nested to level 33",
+        with_claims(&claims_text(&format!(
+            r#","deep":{}null{}"#,
+            "[".repeat(32),
+            "]".repeat(32)
+        ))),
+        T0,
+        "malformed",
+    );
+    negative(
+        "trailing comma in the claims",
+        with_claims(&claims_text(",")),
+        T0,
+        "malformed",
+    );
+    let forged_claims = b64(&serde_json::to_vec(&TokenClaims {
+        iss: ISSUER.into(),
+        sub: "mallory".into(),
+        aud: Some(crate::jwt::Audience::One(audience.clone())),
+        iat: T0.0,
+        exp: T0.plus(1200).0,
+        nbf: None,
+    })
+    .unwrap());
     negative(
         "claims swapped",
         format!("{}.{forged_claims}.{}", parts[0], parts[2]),
         T0,
         "bad_signature",
+    );
+    negative(
+        "claims not base64url: read only after the signature",
+        format!("{}.not*base64.{}", parts[0], parts[2]),
+        T0,
+        "bad_signature",
+    );
+    negative(
+        "signature not base64url and kid unknown: the key is checked first",
+        format!(
+            "{}.{}.not*base64",
+            other
+                .mint(ISSUER, &audience, &alice, T0, 1200)
+                .split('.')
+                .next()
+                .unwrap(),
+            parts[1]
+        ),
+        T0,
+        "unknown_key",
     );
     negative(
         "two parts",
@@ -1038,52 +1395,27 @@ fn generate_tokens() -> (String, Value) {
     );
     negative(
         "lifetime of two days",
-        key.mint("app-test", &alice, T0, 2 * 86_400),
+        key.mint(ISSUER, &audience, &alice, T0, 2 * 86_400),
         T0,
         "lifetime_too_long",
     );
-    let raw_sign = |header: &str, claims: &TokenClaims| {
-        use ed25519_dalek::Signer;
-        let input = format!(
-            "{}.{}",
-            crate::encoding::b64url_encode(header.as_bytes()),
-            crate::encoding::b64url_encode(&serde_json::to_vec(claims).unwrap())
-        );
-        let signature = ed25519_dalek::SigningKey::from_bytes(key.seed()).sign(input.as_bytes());
-        format!(
-            "{input}.{}",
-            crate::encoding::b64url_encode(&signature.to_bytes())
-        )
-    };
-    let claims = TokenClaims {
-        iss: "app-test".into(),
-        sub: "alice".into(),
-        iat: T0.0,
-        exp: T0.plus(1200).0,
-        nbf: None,
-    };
-    let crit = format!(
-        r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}","crit":["exp"]}}"#,
-        key.kid()
-    );
     negative(
         "critical header extension",
-        raw_sign(&crit, &claims),
+        with_header(&format!(
+            r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}","crit":["exp"]}}"#,
+            key.kid()
+        )),
         T0,
         "unsupported_critical",
     );
-    let spaced = TokenClaims {
-        sub: "alice smith".into(),
-        ..claims.clone()
-    };
     negative(
         "subject with a space",
-        key.sign_claims(&spaced),
+        with_claims(&claims_text("").replace("alice", "alice smith")),
         T0,
         "invalid_subject",
     );
     let signature = crate::encoding::b64url_decode(parts[2]).unwrap();
-    let high_s = crate::encoding::b64url_encode(&with_non_canonical_s(&signature));
+    let high_s = b64(&with_non_canonical_s(&signature));
     negative(
         "signature with S + order",
         format!("{}.{}.{high_s}", parts[0], parts[1]),
@@ -1092,14 +1424,15 @@ fn generate_tokens() -> (String, Value) {
     );
     file(
         "tokens.json",
-        "EdDSA JWTs: verifier accepts app-test tokens signed by app_public_keys, leeway 60 s, max lifetime 86400 s.",
+        "EdDSA JWTs: the verifier accepts app-test tokens for audience tessera:app-test signed by app_public_keys, leeway 60 s, max lifetime 86400 s.",
         "docs/FORMAT.md §6",
         cases,
     )
     .map_header(|v| {
         v["app_public_keys"] = json!([h(&key.public_key())]);
         v["app_seed"] = json!(h(key.seed()));
-        v["issuer"] = json!("app-test");
+        v["issuer"] = json!(ISSUER);
+        v["audience"] = json!(audience);
     })
 }
 
@@ -1455,7 +1788,10 @@ fn backup_vectors() {
 #[test]
 fn token_vectors() {
     let file = read("tokens.json");
-    let mut verifier = TokenVerifier::new(file["issuer"].as_str().unwrap());
+    let mut verifier = TokenVerifier::new(
+        file["issuer"].as_str().unwrap(),
+        file["audience"].as_str().unwrap(),
+    );
     for key in file["app_public_keys"].as_array().unwrap() {
         verifier = verifier.with_key(&unhex(key).try_into().unwrap()).unwrap();
     }
@@ -1466,7 +1802,26 @@ fn token_vectors() {
         );
         if case["valid"] == true {
             let claims = result.unwrap();
-            assert_eq!(serde_json::to_value(&claims).unwrap(), case["claims"]);
+            assert_eq!(
+                serde_json::to_value(&claims).unwrap(),
+                case["claims"],
+                "{}",
+                case["name"]
+            );
+            let token = case["token"].as_str().unwrap();
+            assert_eq!(crate::jwt::read_claims_unverified(token).unwrap(), claims);
+            if case["minted"] == true {
+                let key = AppKey::from_seed(unhex(&file["app_seed"]).try_into().unwrap());
+                let audience = claims.aud.as_ref().unwrap().as_slice()[0].clone();
+                let minted = key.mint(
+                    &claims.iss,
+                    &audience,
+                    &claims.identity().unwrap(),
+                    Timestamp(claims.iat),
+                    claims.exp - claims.iat,
+                );
+                assert_eq!(minted, token, "{}", case["name"]);
+            }
         } else {
             assert_eq!(
                 result.unwrap_err().kind(),

@@ -79,7 +79,9 @@ export class ChatSession extends EventTarget {
     const session = new ChatSession(server, name);
     onStatus('Signing in…');
     await session.token();
-    session.#tessera = await Tessera.initialize(() => session.token(), { serverUrl: server.baseUrl });
+    // The SDK keeps its token until shortly before it expires and asks again only then or
+    // after the server refused it, so it gets a fresh one each time it asks.
+    session.#tessera = await Tessera.initialize(() => session.token({ fresh: true }), { serverUrl: server.baseUrl });
     const tessera = session.#tessera;
     // The backup password is derived from the typed one, as an app whose backend also
     // checks a login password would do (E3Kit's derivePasswords), salted with the app's
@@ -127,14 +129,28 @@ export class ChatSession extends EventTarget {
     this.identity = identity;
   }
 
-  /** A token for the server, fetched again a minute before it expires. */
-  async token() {
-    if (!this.#token || this.#tokenExpiresAt - Date.now() / 1000 < 60) {
+  /** A token for the server, fetched again a minute before it expires (or now: `fresh`). */
+  async token({ fresh = false } = {}) {
+    if (fresh || !this.#token || this.#tokenExpiresAt - Date.now() / 1000 < 60) {
       const login = await this.#server.login(this.identity);
       this.#token = login.token;
       this.#tokenExpiresAt = login.expires_at;
     }
     return this.#token;
+  }
+
+  /**
+   * `call(token)` for a relay request. A demo server signs its tokens with a key that lives
+   * only as long as its process, so after a restart it refuses the token held here: sign
+   * in again then, and retry once.
+   */
+  async #withToken(call) {
+    try {
+      return await call(await this.token());
+    } catch (error) {
+      if (error?.code !== 'unauthorized') throw error;
+      return call(await this.token({ fresh: true }));
+    }
   }
 
   #changed() {
@@ -160,7 +176,7 @@ export class ChatSession extends EventTarget {
 
   /** Other users who have signed in at least once. */
   async contacts() {
-    return (await this.#server.users(await this.token())).filter((name) => name !== this.identity);
+    return (await this.#withToken((token) => this.#server.users(token))).filter((name) => name !== this.identity);
   }
 
   /** The 60-digit safety number of this user and `identity` (12 groups of 5 digits). */
@@ -196,7 +212,7 @@ export class ChatSession extends EventTarget {
       const group = await this.#group(conversation);
       to = [...new Set([...group.participants, ...conversation.removed])];
     }
-    await this.#server.send(await this.token(), { to, conversation: conversation.id, kind, ciphertext }, onUploadProgress);
+    await this.#withToken((token) => this.#server.send(token, { to, conversation: conversation.id, kind, ciphertext }, onUploadProgress));
     this.pollNow();
   }
 
@@ -238,7 +254,7 @@ export class ChatSession extends EventTarget {
   async #announce(conversation, to, event) {
     const cards = await Promise.all(to.filter((name) => name !== this.identity).map((name) => this.card(name)));
     const ciphertext = await this.#tessera.authEncrypt(utf8.encode(JSON.stringify(event)), cards);
-    await this.#server.send(await this.token(), { to, conversation: conversation.id, kind: 'system', ciphertext });
+    await this.#withToken((token) => this.#server.send(token, { to, conversation: conversation.id, kind: 'system', ciphertext }));
     this.pollNow();
   }
 
@@ -339,7 +355,7 @@ export class ChatSession extends EventTarget {
   async #pollOnce() {
     let messages;
     try {
-      messages = await this.#server.messages(await this.token(), this.#after);
+      messages = await this.#withToken((token) => this.#server.messages(token, this.#after));
       if (this.connectionProblem) {
         this.connectionProblem = null;
         this.#changed();

@@ -33,7 +33,12 @@ before(async () => {
   }
   mkdirSync(artifacts, { recursive: true });
   execFileSync(serverBin, ['init', '--data-dir', dataDir], { stdio: 'ignore' });
-  server = spawn(serverBin, ['serve', '--demo', '--demo-web', dist, '--data-dir', dataDir, '--listen', '127.0.0.1:0'], {
+  url = await startServer('127.0.0.1:0');
+});
+
+/** `tessera-server serve --demo` with the web chat on `listen`; resolves to its URL. */
+function startServer(listen) {
+  server = spawn(serverBin, ['serve', '--demo', '--demo-web', dist, '--data-dir', dataDir, '--listen', listen], {
     env: { ...process.env, TESSERA_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -41,7 +46,7 @@ before(async () => {
   server.stderr.on('data', (chunk) => {
     stderr += chunk;
   });
-  url = await new Promise((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     let stdout = '';
     server.stdout.on('data', (chunk) => {
       stdout += chunk;
@@ -50,7 +55,7 @@ before(async () => {
     });
     server.on('exit', (code) => reject(new Error(`tessera-server exited with ${code}: ${stderr}`)));
   });
-});
+}
 
 after(async () => {
   for (const context of contexts) await context.close().catch(() => {});
@@ -117,7 +122,7 @@ function filesUnder(dir) {
     .map((path) => ({ path, bytes: readFileSync(path) }));
 }
 
-test('two people chat, a group loses a member, a file goes across, a key is restored on a new profile, and the server holds no plaintext', async () => {
+test('two people chat, a group loses a member, a file goes across, a key is restored on a new profile, the chat outlives a server restart, and the server holds no plaintext', async () => {
   const passwords = { alice: `alice-pass-${tag}`, bob: `bob-pass-${tag}`, carol: `carol-pass-${tag}` };
   const plaintexts = {
     aliceToBob: `Hello Bob, the launch code is ${tag}-7731`,
@@ -125,6 +130,7 @@ test('two people chat, a group loses a member, a file goes across, a key is rest
     groupFirst: `Group kickoff notes ${tag}: budget approved`,
     groupFromCarol: `Carol here ${tag}, thanks for adding me`,
     groupAfterRemoval: `After Carol left ${tag}: the new supplier is Lumen`,
+    afterRestart: `Back again ${tag}: the server restarted`,
     groupName: `Project Falcon ${tag}`,
     fileName: `quarterly-report-${tag}.bin`,
   };
@@ -245,9 +251,22 @@ test('two people chat, a group loses a member, a file goes across, a key is rest
   await byTestId(alice, 'connection').filter({ hasText: 'Cannot reach the Tessera server' }).waitFor(WAIT);
   await screenshot(alice, 'server-down');
 
+  // 10. The server comes back on the same address. A demo server signs its tokens with a
+  //     key that lives only as long as its process, so it refuses the tokens the pages
+  //     hold: the chat signs in again by itself, and messages flow.
+  await startServer(new URL(url).host);
+  for (const page of [alice, bob]) await byTestId(page, 'connection').waitFor({ state: 'hidden', ...WAIT });
+  await openConversation(alice, 'bob');
+  await sendText(alice, plaintexts.afterRestart);
+  await openConversation(bob, 'alice');
+  await seesText(bob, plaintexts.afterRestart);
+  await screenshot(bob, 'after-server-restart');
+  server.kill('SIGTERM');
+  await new Promise((resolve) => server.once('exit', resolve));
+
   for (const page of [alice, bob, carol, bobAgain]) assert.deepEqual(page.errors, [], 'no uncaught errors in the page');
 
-  // 10. What the server kept: identities and ciphertext, no plaintext at all.
+  // 11. What the server kept: identities and ciphertext, no plaintext at all.
   const files = filesUnder(dataDir);
   const everything = Buffer.concat(files.map((entry) => entry.bytes));
   assert.ok(files.some((entry) => entry.path.endsWith('.db') || entry.path.endsWith('.sqlite')), files.map((f) => f.path).join(' '));

@@ -3,6 +3,11 @@
 //! identities with a card, and the web chat's static files. Insecure by design (anyone
 //! can sign in as anyone), so it is off unless `--demo` or `TESSERA_DEMO` asks for it;
 //! without it none of these routes exists.
+//!
+//! The login mints with an app key generated at start and held only in memory, and the
+//! server then accepts that key alone: a demo token is worthless to any other server
+//! (production on the same data directory included), and no token minted elsewhere is
+//! valid in the demo. Demo mode listens on loopback unless `--demo-public` says otherwise.
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -20,8 +25,7 @@ use tower_http::services::ServeDir;
 use super::{JsonBody, PathParams, QueryParams, check_batch, decode_base64url};
 use crate::{
     auth::Caller,
-    config::{Config, ConfigError},
-    data_dir,
+    config::Config,
     error::ApiError,
     server::{AppState, StartError},
     storage::demo_relay::{DemoMessage, DemoMessageKind, DemoRelayStore, NewDemoMessage},
@@ -53,16 +57,19 @@ const API_PREFIXES: &[&str] = &[
 
 /// Demo mode's settings, checked at start before the database opens.
 pub struct DemoSettings {
+    /// The ephemeral app key: generated at start, never written anywhere.
     app_key: AppKey,
     app_id: String,
+    audience: String,
     token_lifetime_seconds: u64,
     web: Option<ServeDir>,
     max_message_bytes: usize,
 }
 
 impl DemoSettings {
-    /// Demo mode's settings for `config`, or `None` when it is off. Reads the app private key
-    /// (tokens are minted with it) and checks that the server accepts its tokens.
+    /// Demo mode's settings for `config`, or `None` when it is off. Refuses a listen
+    /// address other than loopback unless `demo_public` allows it, and generates the
+    /// ephemeral app key the login mints with.
     pub fn from_config(config: &Config) -> Result<Option<Self>, StartError> {
         if !config.demo {
             if config.demo_web_dir.is_some() {
@@ -70,30 +77,23 @@ impl DemoSettings {
                     "a demo web directory is set but demo mode is off: no files are served"
                 );
             }
+            if config.demo_public {
+                tracing::warn!("demo_public is set but demo mode is off: it has no effect");
+            }
             return Ok(None);
         }
-        let path = &config.app_private_key_file;
-        let app_key = data_dir::read_app_key(path).map_err(|error| {
-            StartError::Demo(match error {
-                ConfigError::Io { source, .. } => format!(
-                    "demo mode mints tokens with the app private key, and {} cannot be read \
-                     ({source}); run `tessera-server init` or set TESSERA_APP_PRIVATE_KEY_FILE",
-                    path.display()
-                ),
-                other => format!("demo mode needs the app private key: {other}"),
-            })
-        })?;
-        if !config
-            .app_public_keys
-            .iter()
-            .any(|key| key.0 == app_key.public_key())
-        {
+        if !is_loopback(config.listen) && !config.demo_public {
             return Err(StartError::Demo(format!(
-                "the app private key in {} does not belong to any of app_public_keys, so the \
-                 server would refuse the tokens demo mode mints",
-                path.display()
+                "demo mode lets anyone sign in as anyone, so it listens on loopback only, and \
+                 the listen address {} is not loopback (set by --listen, TESSERA_LISTEN or \
+                 config.toml). Listen on 127.0.0.1 or [::1], or add --demo-public (or \
+                 TESSERA_DEMO_PUBLIC=true) to serve the demo to the network on purpose",
+                config.listen
             )));
         }
+        let app_key = AppKey::generate().map_err(|error| {
+            StartError::Demo(format!("demo mode cannot generate its app key: {error}"))
+        })?;
         let web = match &config.demo_web_dir {
             Some(dir) if dir.is_dir() => Some(ServeDir::new(dir)),
             Some(dir) => {
@@ -108,6 +108,7 @@ impl DemoSettings {
         Ok(Some(Self {
             app_key,
             app_id: config.app_id.clone(),
+            audience: config.audience.clone(),
             token_lifetime_seconds: DEFAULT_TOKEN_TTL_SECONDS
                 .min(config.token_max_lifetime_seconds),
             web,
@@ -123,6 +124,20 @@ impl DemoSettings {
             .saturating_mul(4)
             .saturating_add(max_body_bytes)
     }
+}
+
+impl DemoSettings {
+    /// The public half of the ephemeral app key: the only key the server accepts in demo
+    /// mode.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.app_key.public_key()
+    }
+}
+
+/// Whether `address` is a loopback address (`127.0.0.0/8`, `::1`, or IPv4-mapped
+/// `::ffff:127.x.y.z`).
+fn is_loopback(address: std::net::SocketAddr) -> bool {
+    address.ip().to_canonical().is_loopback()
 }
 
 impl std::fmt::Debug for DemoSettings {
@@ -144,6 +159,11 @@ impl DemoMode {
     /// Demo mode with `settings`, relaying through `relay`.
     pub fn new(settings: DemoSettings, relay: Arc<dyn DemoRelayStore>) -> Self {
         Self { settings, relay }
+    }
+
+    /// The public half of the ephemeral app key the login mints with.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.settings.public_key()
     }
 }
 
@@ -188,6 +208,7 @@ pub async fn login(
     let now = Timestamp::now();
     let token = demo.settings.app_key.mint(
         &demo.settings.app_id,
+        &demo.settings.audience,
         &identity,
         now,
         demo.settings.token_lifetime_seconds,
@@ -436,6 +457,32 @@ pub async fn web_file(State(state): State<AppState>, request: Request) -> Respon
         }
         Err(error) => {
             ApiError::Internal(format!("reading a web chat file: {error}")).into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_127_0_0_0_slash_8_and_ipv6_one() {
+        for address in [
+            "127.0.0.1:8080",
+            "127.1.2.3:0",
+            "[::1]:8080",
+            "[::ffff:127.0.0.1]:80",
+        ] {
+            assert!(is_loopback(address.parse().unwrap()), "{address}");
+        }
+        for address in [
+            "0.0.0.0:8080",
+            "192.168.1.10:80",
+            "[::]:8080",
+            "[::ffff:10.0.0.1]:80",
+            "[fe80::1]:80",
+        ] {
+            assert!(!is_loopback(address.parse().unwrap()), "{address}");
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tessera_format::{AppKey, Identity, Timestamp, TokenClaims};
+use tessera_format::{AppKey, Audience, Identity, Timestamp, TokenClaims};
 
 use crate::harness::{Database, Reply, TestServer, b64, card, send};
 
@@ -102,6 +102,7 @@ fn bad_authorizations(server: &TestServer) -> Vec<(&'static str, Option<String>)
     let claims = |iat: u64, exp: u64, nbf: Option<u64>, iss: &str| TokenClaims {
         iss: iss.into(),
         sub: "alice".into(),
+        aud: Some(Audience::One(server.audience.clone())),
         iat,
         exp,
         nbf,
@@ -112,6 +113,7 @@ fn bad_authorizations(server: &TestServer) -> Vec<(&'static str, Option<String>)
     let stranger = AppKey::from_seed([7; 32]);
     let strangers_token = stranger.mint(
         app,
+        &server.audience,
         &tessera_format::Identity::new("alice").unwrap(),
         Timestamp::now(),
         600,
@@ -126,13 +128,24 @@ fn bad_authorizations(server: &TestServer) -> Vec<(&'static str, Option<String>)
     let bobs = server.token("bob");
     let bobs_parts: Vec<&str> = bobs.split('.').collect();
     let forged_claims = b64(
-        json!({ "iss": app, "sub": "alice", "iat": now, "exp": now + 600 })
+        json!({ "iss": app, "sub": "alice", "aud": server.audience, "iat": now, "exp": now + 600 })
             .to_string()
             .as_bytes(),
     );
     let tampered = format!("{}.{}.{}", bobs_parts[0], forged_claims, bobs_parts[2]);
     let kid = server.app_key.kid().to_owned();
-    let alice_claims = json!({ "iss": app, "sub": "alice", "iat": now, "exp": now + 600 });
+    let alice_claims =
+        json!({ "iss": app, "sub": "alice", "aud": server.audience, "iat": now, "exp": now + 600 });
+    let alice = Identity::new("alice").unwrap();
+    let for_audience = |audience: &str| {
+        server
+            .app_key
+            .mint(app, audience, &alice, Timestamp::now(), 600)
+    };
+    let without_audience = TokenClaims {
+        aud: None,
+        ..claims(now, now + 600, None, app)
+    };
     vec![
         ("missing", None),
         ("empty bearer", Some("Bearer ".into())),
@@ -175,6 +188,27 @@ fn bad_authorizations(server: &TestServer) -> Vec<(&'static str, Option<String>)
             Some(format!(
                 "Bearer {}",
                 server.token_with_claims(&claims(now, now + 600, None, "other-app"))
+            )),
+        ),
+        (
+            "no audience",
+            Some(format!(
+                "Bearer {}",
+                server.token_with_claims(&without_audience)
+            )),
+        ),
+        (
+            "another deployment's audience",
+            Some(format!(
+                "Bearer {}",
+                for_audience("tessera:other-deployment")
+            )),
+        ),
+        (
+            "another service's audience",
+            Some(format!(
+                "Bearer {}",
+                for_audience("https://api.example.com")
             )),
         ),
         ("unknown kid", Some(format!("Bearer {strangers_token}"))),
@@ -333,8 +367,17 @@ pub(crate) async fn every_configured_app_key_is_accepted(database: Database) {
     .await;
     let alice = Identity::new("alice").unwrap();
     let old_token = server.token("alice");
-    let new_token = new_key.mint(&server.app_id, &alice, Timestamp::now(), 600);
-    let retired = AppKey::from_seed([44; 32]).mint(&server.app_id, &alice, Timestamp::now(), 600);
+    let mint = |key: &AppKey| {
+        key.mint(
+            &server.app_id,
+            &server.audience,
+            &alice,
+            Timestamp::now(),
+            600,
+        )
+    };
+    let new_token = mint(&new_key);
+    let retired = mint(&AppKey::from_seed([44; 32]));
     for token in [&old_token, &new_token] {
         server
             .get("/v1/identities/alice/cards", Some(token))
@@ -346,4 +389,79 @@ pub(crate) async fn every_configured_app_key_is_accepted(database: Database) {
         .await
         .expect(401, "unauthorized");
     server.stop().await;
+}
+
+/// Two deployments of one app share its app key (production and staging, say), each with
+/// its own audience. A token correctly signed with the app key but minted for the other
+/// deployment, or for no audience at all, is refused with 401 and a message naming this
+/// server's audience; a token whose `aud` array names both is accepted by both.
+pub(crate) async fn tokens_for_another_audience_are_refused(database: Database) {
+    const STAGING: &str = "tessera:tessera-test-app:staging";
+    let production = TestServer::start(database).await;
+    let staging = TestServer::start_with(database, |config| {
+        config.audience = STAGING.to_owned();
+    })
+    .await;
+    assert_eq!(production.audience, "tessera:tessera-test-app");
+    assert_eq!(production.app_id, staging.app_id);
+    assert_eq!(production.app_key.kid(), staging.app_key.kid());
+
+    let path = "/v1/identities/alice/cards";
+    let staging_token = staging.token("alice");
+    staging
+        .get(path, Some(&staging_token))
+        .await
+        .expect(200, "");
+    let refused = production.get(path, Some(&staging_token)).await;
+    refused.expect(401, "unauthorized");
+    let message = refused.json["message"].as_str().unwrap();
+    assert!(
+        message.contains("not meant for this server")
+            && message.contains("\"tessera:tessera-test-app\""),
+        "{message}"
+    );
+    assert!(!message.contains(STAGING), "{message}");
+    production
+        .get(path, Some(&production.token("alice")))
+        .await
+        .expect(200, "");
+    let reverse = staging.get(path, Some(&production.token("alice"))).await;
+    reverse.expect(401, "unauthorized");
+    assert!(
+        reverse.json["message"].as_str().unwrap().contains(STAGING),
+        "{}",
+        reverse.text
+    );
+
+    let now = Timestamp::now().0;
+    let claims = |aud: Option<Audience>| TokenClaims {
+        iss: production.app_id.clone(),
+        sub: "alice".into(),
+        aud,
+        iat: now,
+        exp: now + 600,
+        nbf: None,
+    };
+    let unaddressed = production.token_with_claims(&claims(None));
+    for server in [&production, &staging] {
+        let reply = server.get(path, Some(&unaddressed)).await;
+        reply.expect(401, "unauthorized");
+        assert!(
+            reply.json["message"]
+                .as_str()
+                .unwrap()
+                .contains("no aud claim"),
+            "{}",
+            reply.text
+        );
+    }
+    let both = production.token_with_claims(&claims(Some(Audience::Several(vec![
+        STAGING.to_owned(),
+        production.audience.clone(),
+    ]))));
+    for server in [&production, &staging] {
+        server.get(path, Some(&both)).await.expect(200, "");
+    }
+    production.stop().await;
+    staging.stop().await;
 }

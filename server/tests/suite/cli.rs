@@ -9,7 +9,7 @@ use std::{
 };
 
 use serde_json::json;
-use tessera_format::{Timestamp, TokenVerifier};
+use tessera_format::{Timestamp, TokenError, TokenVerifier, jwt::read_claims_unverified};
 use tessera_server::{Config, data_dir::read_app_key};
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
@@ -61,10 +61,20 @@ impl ServerProcess {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Self {
+        Self::start_listening(data_dir, "127.0.0.1:0", args, env).await
+    }
+
+    /// `serve --listen LISTEN` with further arguments.
+    pub(crate) async fn start_listening(
+        data_dir: &Path,
+        listen: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut child = Command::new(BINARY)
             .args(["serve", "--data-dir"])
             .arg(data_dir)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .args(args)
             .env_clear()
             .envs(env.iter().copied())
@@ -130,6 +140,7 @@ pub(crate) fn token_for(data_dir: &Path, identity: &str) -> String {
     let key = read_app_key(&config.app_private_key_file).unwrap();
     key.mint(
         &config.app_id,
+        &config.audience,
         &tessera_format::Identity::new(identity).unwrap(),
         Timestamp::now(),
         1200,
@@ -151,6 +162,14 @@ pub(crate) async fn init_token_and_serve() {
     let printed = String::from_utf8(init.stdout).unwrap();
     let config = Config::load(&data, |_| None).unwrap();
     assert!(printed.contains(&config.app_public_keys[0].to_text()));
+    assert_eq!(config.audience, format!("tessera:{}", config.app_id));
+    assert!(printed.contains(&format!("audience:        {}", config.audience)));
+    assert!(
+        std::fs::read_to_string(data.join("config.toml"))
+            .unwrap()
+            .contains(&format!("audience = \"{}\"", config.audience)),
+        "init writes the audience"
+    );
     assert!(printed.contains("tessera-server token --identity"));
     let mode = |name: &str| {
         std::fs::metadata(data.join(name))
@@ -193,7 +212,7 @@ pub(crate) async fn init_token_and_serve() {
     );
     let stdout = String::from_utf8(minted.stdout).unwrap();
     let token = stdout.lines().last().unwrap().trim().to_owned();
-    let verifier = TokenVerifier::new(config.app_id.clone())
+    let verifier = TokenVerifier::new(config.app_id.clone(), config.audience.clone())
         .with_key(&config.app_public_keys[0].0)
         .unwrap();
     let claims = verifier.verify(&token, Timestamp::now()).unwrap();
@@ -403,13 +422,17 @@ pub(crate) async fn serve_demo_end_to_end() {
     login.expect(200, "");
     let token = login.json["token"].as_str().unwrap().to_owned();
     let config = Config::load(&data, |_| None).unwrap();
-    let claims = TokenVerifier::new(config.app_id.clone())
-        .with_key(&config.app_public_keys[0].0)
-        .unwrap()
-        .verify(&token, Timestamp::now())
-        .unwrap();
+    let claims = read_claims_unverified(&token).unwrap();
     assert_eq!(claims.sub, identity);
     assert_eq!(claims.exp - claims.iat, 1200);
+    assert_eq!(
+        TokenVerifier::new(config.app_id.clone(), config.audience.clone())
+            .with_key(&config.app_public_keys[0].0)
+            .unwrap()
+            .verify(&token, Timestamp::now()),
+        Err(TokenError::UnknownKey),
+        "demo tokens are not signed with the data directory's app key"
+    );
     send(
         client
             .post(format!("{}/v1/cards", server.base))
@@ -512,22 +535,181 @@ pub(crate) async fn serve_demo_end_to_end() {
     server.terminate();
     assert!(server.wait().await);
 
-    // Demo mode needs the app private key: a clear refusal, not a server that cannot log
-    // anyone in.
-    let refused = std::process::Command::new(BINARY)
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .env_clear()
-        .env(
+    // Demo mode never reads the app private key.
+    let mut server = ServerProcess::start_with_args(
+        &data,
+        &["--demo"],
+        &[(
             "TESSERA_APP_PRIVATE_KEY_FILE",
-            dir.path().join("missing.secret"),
-        )
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
+            dir.path().join("missing.secret").to_str().unwrap(),
+        )],
+    )
+    .await;
+    send(
+        client
+            .post(format!("{}/demo/login", server.base))
+            .json(&json!({ "identity": "bob" })),
+    )
+    .await
+    .expect(200, "");
+    server.terminate();
+    assert!(server.wait().await);
+}
+
+/// Demo mode's tokens stay in the demo: a token from `/demo/login` is refused by a normal
+/// server on the same data directory, and by the next demo server (the key lived in the
+/// first one's memory only, and no file in the data directory holds it); a token of the
+/// data directory's app key is refused by the demo server.
+pub(crate) async fn demo_tokens_stay_in_the_demo() {
+    let (_dir, data) = initialized_data_dir();
+    let client = reqwest::Client::new();
+    let files_before = files_of(&data);
+    let cards = "/v1/identities/alice/cards";
+
+    let mut demo = ServerProcess::start_with_args(&data, &["--demo"], &[]).await;
+    let login = send(
+        client
+            .post(format!("{}/demo/login", demo.base))
+            .json(&json!({ "identity": "alice" })),
+    )
+    .await;
+    login.expect(200, "");
+    let demo_token = login.json["token"].as_str().unwrap().to_owned();
+    send(
+        client
+            .get(format!("{}{cards}", demo.base))
+            .bearer_auth(&demo_token),
+    )
+    .await
+    .expect(200, "");
+    let production_token = token_for(&data, "alice");
+    let refused = send(
+        client
+            .get(format!("{}{cards}", demo.base))
+            .bearer_auth(&production_token),
+    )
+    .await;
+    refused.expect(401, "unauthorized");
+    demo.terminate();
+    assert!(demo.wait().await);
+    let written: Vec<String> = files_of(&data)
+        .into_iter()
+        .filter(|name| !files_before.contains(name))
+        .collect();
     assert!(
-        stderr.contains("missing.secret") && stderr.contains("demo mode"),
-        "{stderr}"
+        written.iter().all(|name| name.starts_with("tessera.db")),
+        "demo mode wrote {written:?}"
     );
+
+    let mut production = ServerProcess::start(&data, &[]).await;
+    let refused = send(
+        client
+            .get(format!("{}{cards}", production.base))
+            .bearer_auth(&demo_token),
+    )
+    .await;
+    refused.expect(401, "unauthorized");
+    assert!(
+        refused.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown app key"),
+        "{}",
+        refused.text
+    );
+    send(
+        client
+            .get(format!("{}{cards}", production.base))
+            .bearer_auth(&production_token),
+    )
+    .await
+    .expect(200, "");
+    production.terminate();
+    assert!(production.wait().await);
+
+    let mut next_demo = ServerProcess::start_with_args(&data, &["--demo"], &[]).await;
+    send(
+        client
+            .get(format!("{}{cards}", next_demo.base))
+            .bearer_auth(&demo_token),
+    )
+    .await
+    .expect(401, "unauthorized");
+    next_demo.terminate();
+    assert!(next_demo.wait().await);
+}
+
+/// The names of the files in `dir`.
+fn files_of(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect()
+}
+
+/// Demo mode listens on loopback unless the operator opts in: a public listen address
+/// from the flag, the environment or config.toml is refused with a clear error, and
+/// `--demo-public` (or TESSERA_DEMO_PUBLIC=true) allows it.
+pub(crate) async fn demo_mode_stays_on_loopback() {
+    let (_dir, data) = initialized_data_dir();
+    let serve = |args: &[&str], env: &[(&str, &str)]| {
+        std::process::Command::new(BINARY)
+            .args(["serve", "--data-dir"])
+            .arg(&data)
+            .args(args)
+            .env_clear()
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    for (args, env) in [
+        (&["--demo", "--listen", "0.0.0.0:0"][..], &[][..]),
+        (&["--demo"][..], &[("TESSERA_LISTEN", "0.0.0.0:0")][..]),
+        (
+            &[][..],
+            &[("TESSERA_DEMO", "true"), ("TESSERA_LISTEN", "[::]:0")][..],
+        ),
+    ] {
+        let refused = serve(args, env);
+        assert!(!refused.status.success(), "{args:?} {env:?} started");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains("listens on loopback only")
+                && stderr.contains("--demo-public")
+                && stderr.contains("TESSERA_DEMO_PUBLIC=true"),
+            "{stderr}"
+        );
+    }
+    assert!(
+        !data.join("tessera.db").exists(),
+        "a refused start opens no database"
+    );
+    // From config.toml as well.
+    let config_path = data.join("config.toml");
+    let config_text = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(
+        &config_path,
+        config_text.replace("listen = \"127.0.0.1:8080\"", "listen = \"0.0.0.0:0\""),
+    )
+    .unwrap();
+    let refused = serve(&["--demo"], &[]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("0.0.0.0:0"));
+
+    for (args, env) in [
+        (&["--demo", "--demo-public"][..], &[][..]),
+        (&["--demo"][..], &[("TESSERA_DEMO_PUBLIC", "true")][..]),
+    ] {
+        let mut server = ServerProcess::start_listening(&data, "0.0.0.0:0", args, env).await;
+        let port = server.base.rsplit(':').next().unwrap().to_owned();
+        send(
+            reqwest::Client::new()
+                .post(format!("http://127.0.0.1:{port}/demo/login"))
+                .json(&json!({ "identity": "alice" })),
+        )
+        .await
+        .expect(200, "");
+        server.terminate();
+        assert!(server.wait().await);
+    }
 }

@@ -5,15 +5,13 @@ use std::{collections::HashSet, time::Duration};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tessera_format::{Timestamp, TokenVerifier};
+use tessera_format::{Audience, Timestamp, TokenError, TokenVerifier, jwt::read_claims_unverified};
 use tessera_server::server::StartError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{
     cards::futures_join_all,
-    harness::{
-        Database, TestServer, b64, card, send, test_app_key, test_config, unb64, write_app_key,
-    },
+    harness::{Database, TestServer, b64, card, send, test_app_key, test_config, unb64},
 };
 
 /// `POST /demo/login` as `identity`; the token.
@@ -69,12 +67,18 @@ pub(crate) async fn login_mints_tokens_the_api_accepts(database: Database) {
     assert_eq!(reply.headers["cache-control"], "no-store");
     let token = reply.json["token"].as_str().unwrap();
     let expires_at = reply.json["expires_at"].as_u64().unwrap();
-    let claims = TokenVerifier::new(server.app_id.clone())
-        .with_key(&test_app_key().public_key())
-        .unwrap()
-        .verify(token, Timestamp::now())
-        .unwrap();
+    let claims = read_claims_unverified(token).unwrap();
     assert_eq!(claims.sub, "alice");
+    assert_eq!(claims.iss, server.app_id);
+    assert_eq!(claims.aud, Some(Audience::One(server.audience.clone())));
+    // Not signed with the configured app key: with the demo's own, which no file holds.
+    assert_eq!(
+        TokenVerifier::new(server.app_id.clone(), server.audience.clone())
+            .with_key(&test_app_key().public_key())
+            .unwrap()
+            .verify(token, Timestamp::now()),
+        Err(TokenError::UnknownKey)
+    );
     assert_eq!(claims.exp, expires_at);
     assert_eq!(claims.exp - claims.iat, 20 * 60, "20-minute tokens");
     assert!(claims.iat >= before && claims.iat <= Timestamp::now().0);
@@ -88,6 +92,20 @@ pub(crate) async fn login_mints_tokens_the_api_accepts(database: Database) {
         )
         .await
         .expect(201, "");
+    // A token of the configured app key, as a production minter makes it, is refused.
+    let production = server.token("alice");
+    let refused = server
+        .get("/v1/identities/alice/cards", Some(&production))
+        .await;
+    refused.expect(401, "unauthorized");
+    assert!(
+        refused.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown app key"),
+        "{}",
+        refused.text
+    );
     // A token for bob cannot publish alice's card.
     let bob = login(&server, "bob").await;
     server
@@ -711,57 +729,70 @@ pub(crate) async fn without_demo_mode_nothing_is_there(database: Database) {
     server.stop().await;
 }
 
-/// Demo mode refuses to start without a usable app private key or with a web directory
-/// that does not exist, and says why.
-pub(crate) async fn demo_mode_needs_its_key() {
+/// Demo mode needs no app private key (it mints with a key of its own), refuses a listen
+/// address other than loopback unless `demo_public` allows it, and refuses a web
+/// directory that does not exist; each refusal says why and leaves no database behind.
+pub(crate) async fn demo_mode_start_checks() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("t.db").display());
     let start = |adjust: &dyn Fn(&mut tessera_server::Config)| {
         let mut config = test_config(&database);
         config.demo = true;
+        config.app_private_key_file = dir.path().join("no-such-key");
         adjust(&mut config);
         async move { tessera_server::spawn(&config).await }
     };
-    let missing = dir.path().join("no-such-key");
-    let error = match start(&|config| config.app_private_key_file = missing.clone()).await {
-        Err(error) => error,
-        Ok(_) => panic!("demo mode started without an app key"),
-    };
-    assert!(matches!(error, StartError::Demo(_)), "{error:?}");
-    let text = error.to_string();
-    assert!(text.contains("no-such-key"), "{text}");
-    assert!(text.contains("tessera-server init"), "{text}");
+    let refusal =
+        |outcome: Result<tessera_server::RunningServer, StartError>, what: &str| match outcome {
+            Err(error) => {
+                assert!(matches!(error, StartError::Demo(_)), "{error:?}");
+                error.to_string()
+            }
+            Ok(_) => panic!("demo mode started {what}"),
+        };
+
+    for public in ["0.0.0.0:0", "192.0.2.1:0", "[::]:0", "[::ffff:10.0.0.1]:0"] {
+        let text = refusal(
+            start(&|config| config.listen = public.parse().unwrap()).await,
+            "on a public address",
+        );
+        assert!(
+            text.contains(&public.parse::<std::net::SocketAddr>().unwrap().to_string())
+                && text.contains("loopback")
+                && text.contains("--demo-public")
+                && text.contains("TESSERA_DEMO_PUBLIC=true"),
+            "{text}"
+        );
+    }
     assert!(
         !dir.path().join("t.db").exists(),
         "a refused start leaves no database behind"
     );
 
-    let other_dir = tempfile::tempdir().unwrap();
-    let other = write_app_key(
-        other_dir.path(),
-        &tessera_format::AppKey::from_seed([7; 32]),
+    let text = refusal(
+        start(&|config| config.demo_web_dir = Some(dir.path().join("no-web"))).await,
+        "with a missing web directory",
     );
-    let error = match start(&|config| config.app_private_key_file = other.clone()).await {
-        Err(error) => error,
-        Ok(_) => panic!("demo mode started with a key the server does not accept"),
-    };
-    assert!(error.to_string().contains("app_public_keys"), "{error}");
+    assert!(text.contains("no-web"), "{text}");
 
-    let good = write_app_key(dir.path(), &test_app_key());
-    let error = match start(&|config| {
-        config.app_private_key_file = good.clone();
-        config.demo_web_dir = Some(dir.path().join("no-web"));
+    // The operator's explicit opt-in: a public address is served.
+    let running = start(&|config| {
+        config.listen = "0.0.0.0:0".parse().unwrap();
+        config.demo_public = true;
     })
     .await
-    {
-        Err(error) => error,
-        Ok(_) => panic!("demo mode started with a missing web directory"),
-    };
-    assert!(error.to_string().contains("no-web"), "{error}");
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", running.local_addr.port());
+    let login = send(
+        reqwest::Client::new()
+            .post(format!("{base}/demo/login"))
+            .json(&json!({ "identity": "alice" })),
+    )
+    .await;
+    login.expect(200, "");
+    running.shutdown().await.unwrap();
 
-    // Without demo mode the key is not needed at all.
-    let mut config = test_config(&database);
-    config.app_private_key_file = missing;
-    let running = tessera_server::spawn(&config).await.unwrap();
+    // On loopback (the default) no key file is needed: demo mode mints with its own key.
+    let running = start(&|_| {}).await.unwrap();
     running.shutdown().await.unwrap();
 }

@@ -69,18 +69,12 @@ pub(crate) async fn fresh_database(kind: Database) -> FreshDatabase {
     FreshDatabase { url, _dir: dir }
 }
 
-/// Writes `key` as `tessera-server init` does and returns the file's path.
-pub(crate) fn write_app_key(dir: &std::path::Path, key: &AppKey) -> PathBuf {
-    let path = dir.join("app-key.secret");
-    std::fs::write(&path, format!("{}\n", b64(key.seed()))).unwrap();
-    path
-}
-
 /// A running server and a client for it.
 pub(crate) struct TestServer {
     pub(crate) base: String,
     pub(crate) app_key: AppKey,
     pub(crate) app_id: String,
+    pub(crate) audience: String,
     pub(crate) client: reqwest::Client,
     pub(crate) database_url: String,
     running: Option<RunningServer>,
@@ -124,6 +118,7 @@ impl TestServer {
             base,
             app_key: test_app_key(),
             app_id: config.app_id.clone(),
+            audience: config.audience.clone(),
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
                 .build()
@@ -134,15 +129,11 @@ impl TestServer {
         }
     }
 
-    /// A server in demo mode: the test app key in a private key file, as `init` writes it,
-    /// and whatever `adjust` changes (e.g. a web directory).
+    /// A server in demo mode, with whatever `adjust` changes (e.g. a web directory). It
+    /// accepts only the tokens of its own login, not those of [`TestServer::token`].
     pub(crate) async fn start_demo(database: Database, adjust: impl FnOnce(&mut Config)) -> Self {
-        let key_dir = tempfile::tempdir().unwrap();
-        let key_file = write_app_key(key_dir.path(), &test_app_key());
-        // The key is read at start; the directory may go afterwards.
         Self::start_with(database, |config| {
             config.demo = true;
-            config.app_private_key_file = key_file;
             adjust(config);
         })
         .await
@@ -171,6 +162,7 @@ impl TestServer {
     pub(crate) fn token(&self, identity: &str) -> String {
         self.app_key.mint(
             &self.app_id,
+            &self.audience,
             &Identity::new(identity).unwrap(),
             Timestamp::now(),
             1200,

@@ -70,6 +70,7 @@ on_both_databases!(
     auth::every_bad_token_is_refused,
     auth::other_identities_resources_are_refused,
     auth::every_configured_app_key_is_accepted,
+    auth::tokens_for_another_audience_are_refused,
     limits::size_and_batch_limits,
     limits::rate_limits_answer_429,
     limits::hostile_input_gets_clear_errors,
@@ -127,8 +128,8 @@ async fn demo_web_chat_files_are_served() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_mode_needs_its_key() {
-    crate::demo::demo_mode_needs_its_key().await;
+async fn demo_mode_start_checks() {
+    crate::demo::demo_mode_start_checks().await;
 }
 
 /// Tests of the real binary (SQLite, its default database).
@@ -151,6 +152,16 @@ mod binary {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn serve_demo_end_to_end() {
         crate::cli::serve_demo_end_to_end().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn demo_tokens_stay_in_the_demo() {
+        crate::cli::demo_tokens_stay_in_the_demo().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn demo_mode_stays_on_loopback() {
+        crate::cli::demo_mode_stays_on_loopback().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

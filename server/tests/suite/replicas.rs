@@ -79,6 +79,7 @@ impl Replica {
     fn token(identity: &str) -> String {
         test_app_key().mint(
             "tessera-test-app",
+            "tessera:tessera-test-app",
             &Identity::new(identity).unwrap(),
             Timestamp::now(),
             1200,

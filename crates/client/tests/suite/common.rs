@@ -17,6 +17,11 @@ use tessera_format::{Identity, Timestamp, jwt::AppKey};
 
 pub const APP_ID: &str = "tessera-client-tests";
 
+/// The audience of the test server: the default for [`APP_ID`].
+pub fn audience() -> String {
+    tessera_format::jwt::default_audience(APP_ID)
+}
+
 /// A running server and the app key its tokens are minted with.
 pub struct TestServer {
     pub url: String,
@@ -161,9 +166,11 @@ impl TokenProvider for TestTokens {
         if self.rejected_next.swap(false, Ordering::SeqCst) {
             // Valid-looking to the client, but signed by a key the server does not know.
             let stranger = AppKey::from_seed([0x55; 32]);
-            return Ok(stranger.mint(APP_ID, &self.identity, now, 1200));
+            return Ok(stranger.mint(APP_ID, &audience(), &self.identity, now, 1200));
         }
-        Ok(self.key.mint(APP_ID, &self.identity, now, 1200))
+        Ok(self
+            .key
+            .mint(APP_ID, &audience(), &self.identity, now, 1200))
     }
 }
 

@@ -9,7 +9,7 @@
 use std::{fs, io, path::Path};
 
 use tessera_format::{Identity, KdfParams, Recipient, RootSecret, backup::seal_backup_with, envelope::encrypt_message_with};
-use tessera_format_fuzz::{NOW, fixtures};
+use tessera_format_fuzz::{AUDIENCE, ISSUER, NOW, fixtures};
 
 fn write(target: &str, name: &str, mode: u8, body: &[u8]) -> io::Result<()> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -114,9 +114,9 @@ fn main() -> io::Result<()> {
     )?;
 
     let alice = Identity::new("alice").expect("valid identity");
-    let valid = f.app_key.mint("app-1", &alice, NOW.minus(60), 1200);
-    let expired = f.app_key.mint("app-1", &alice, NOW.minus(7200), 1200);
-    let stranger = f.stranger_app_key.mint("app-1", &alice, NOW, 1200);
+    let valid = f.app_key.mint(ISSUER, AUDIENCE, &alice, NOW.minus(60), 1200);
+    let expired = f.app_key.mint(ISSUER, AUDIENCE, &alice, NOW.minus(7200), 1200);
+    let stranger = f.stranger_app_key.mint(ISSUER, AUDIENCE, &alice, NOW, 1200);
     write("token", "valid", 0, valid.as_bytes())?;
     write("token", "expired", 0, expired.as_bytes())?;
     write("token", "unknown-key", 0, stranger.as_bytes())?;

@@ -1,21 +1,21 @@
-//! `TokenVerifier::verify` (fixed verifier for app-1 with one app key, fixed `now`) and
-//! `read_claims_unverified`. Whatever verifies must also read back unverified to the same
-//! claims and satisfy the issuer, subject and time rules.
+//! `TokenVerifier::verify` (fixed verifier for app-1 and its default audience with one app
+//! key, fixed `now`) and `read_claims_unverified`. Whatever verifies must also read back
+//! unverified to the same claims and satisfy the issuer, audience, subject and time rules.
 //!
 //! Mode byte even: the rest is the token text.
-//! Mode byte odd: structure-aware. Claims with fuzz-chosen issuer, subject and times
-//! (near `now` or anywhere) signed by the accepted or a stranger app key, then maybe
+//! Mode byte odd: structure-aware. Claims with fuzz-chosen issuer, audience, subject and
+//! times (near `now` or anywhere) signed by the accepted or a stranger app key, then maybe
 //! mutated. The unmodified token must give exactly the outcome the rules predict; a
 //! modified one must never verify.
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use tessera_format::{Identity, TokenClaims, TokenError, jwt::{
+use tessera_format::{Audience, Identity, TokenClaims, TokenError, jwt::{
         DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_LIFETIME_SECONDS, MAX_TOKEN_LENGTH,
         read_claims_unverified,
     }};
-use tessera_format_fuzz::{ISSUER, Mutation, NOW, fixtures, mutate};
+use tessera_format_fuzz::{AUDIENCE, ISSUER, Mutation, NOW, fixtures, mutate};
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum Time {
@@ -32,10 +32,36 @@ impl Time {
     }
 }
 
+/// The `aud` claim: none, ours, another, or an array that may hold ours.
+#[derive(Arbitrary, Debug)]
+enum AudienceChoice {
+    Missing,
+    Ours,
+    Other(String),
+    Several { others: Vec<String>, ours_at: Option<u8> },
+}
+
+impl AudienceChoice {
+    fn claim(self) -> Option<Audience> {
+        match self {
+            AudienceChoice::Missing => None,
+            AudienceChoice::Ours => Some(Audience::One(AUDIENCE.to_owned())),
+            AudienceChoice::Other(other) => Some(Audience::One(other)),
+            AudienceChoice::Several { mut others, ours_at } => {
+                if let Some(at) = ours_at {
+                    others.insert(usize::from(at).min(others.len()), AUDIENCE.to_owned());
+                }
+                Some(Audience::Several(others))
+            }
+        }
+    }
+}
+
 #[derive(Arbitrary, Debug)]
 struct Structured {
     our_issuer: bool,
     issuer: String,
+    audience: AudienceChoice,
     subject: String,
     iat: Time,
     exp: Time,
@@ -48,6 +74,13 @@ struct Structured {
 fn expected(claims: &TokenClaims) -> Result<TokenClaims, TokenError> {
     if claims.iss != ISSUER {
         return Err(TokenError::WrongIssuer);
+    }
+    match &claims.aud {
+        None => return Err(TokenError::WrongAudience("it has no aud claim")),
+        Some(audience) if !audience.as_slice().iter().any(|a| a == AUDIENCE) => {
+            return Err(TokenError::WrongAudience("its aud names another audience"));
+        }
+        Some(_) => {}
     }
     if Identity::new(claims.sub.clone()).is_err() {
         return Err(TokenError::InvalidSubject);
@@ -85,6 +118,7 @@ fn structured(input: Structured) {
             input.issuer
         },
         sub: input.subject,
+        aud: input.audience.claim(),
         iat: input.iat.seconds(),
         exp: input.exp.seconds(),
         nbf: input.nbf.map(Time::seconds),

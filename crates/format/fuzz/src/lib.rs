@@ -17,6 +17,8 @@ pub const NOW: Timestamp = Timestamp(1_767_225_600);
 pub const ROTATION_AFTER: u64 = 3600;
 /// The app id the token verifier accepts.
 pub const ISSUER: &str = "app-1";
+/// The audience the token verifier accepts: the default for [`ISSUER`].
+pub const AUDIENCE: &str = "tessera:app-1";
 /// Most mutations a structured input applies: a few, so the result stays near-valid.
 pub const MAX_MUTATIONS: usize = 4;
 
@@ -43,7 +45,8 @@ pub struct Fixtures {
     pub app_key: AppKey,
     /// An app key the verifier does not know.
     pub stranger_app_key: AppKey,
-    /// Verifier for [`ISSUER`] with `app_key` and the default leeway and lifetime.
+    /// Verifier for [`ISSUER`] and [`AUDIENCE`] with `app_key` and the default leeway and
+    /// lifetime.
     pub verifier: TokenVerifier,
 }
 
@@ -61,7 +64,7 @@ static FIXTURES: LazyLock<Fixtures> = LazyLock::new(|| {
     )
     .expect("valid card");
     let app_key = AppKey::from_seed([9; 32]);
-    let verifier = TokenVerifier::new(ISSUER)
+    let verifier = TokenVerifier::new(ISSUER, AUDIENCE)
         .with_key(&app_key.public_key())
         .expect("valid app key");
     Fixtures {

@@ -152,7 +152,9 @@ class VectorsTest {
         assertTrue(all.any { it.getBoolean("valid") } && all.any { !it.getBoolean("valid") })
         for (c in all) {
             val name = c.getString("name")
-            val verify = { verifyToken(c.getString("token"), file.getString("issuer"), keys, Instant.ofEpochSecond(c.getLong("now"))) }
+            val verify = {
+                verifyToken(c.getString("token"), file.getString("issuer"), file.getString("audience"), keys, Instant.ofEpochSecond(c.getLong("now")))
+            }
             if (!c.getBoolean("valid")) {
                 expectKind(c.getString("error"), name) { verify() }
                 continue
@@ -161,6 +163,9 @@ class VectorsTest {
             val expected = c.getJSONObject("claims")
             assertEquals(expected.getString("iss"), claims.iss, name)
             assertEquals(expected.getString("sub"), claims.sub, name)
+            val aud = expected.get("aud")
+            val audiences = if (aud is JSONArray) (0 until aud.length()).map { aud.getString(it) } else listOf(aud as String)
+            assertEquals(audiences, claims.aud, name)
             assertEquals(expected.getLong("iat").toULong(), claims.iat, name)
             assertEquals(expected.getLong("exp").toULong(), claims.exp, name)
             assertEquals(if (expected.has("nbf")) expected.getLong("nbf").toULong() else null, claims.nbf, name)
