@@ -284,11 +284,8 @@ impl TokenVerifier {
 
     /// Accepts tokens signed by this app public key (its `kid` is derived from it).
     pub fn with_key(mut self, public_key: &[u8; 32]) -> Result<Self, TokenError> {
-        let key = VerifyingKey::from_bytes(public_key)
+        let key = crate::keys::valid_verifying_key(public_key)
             .map_err(|_| TokenError::Malformed("invalid app public key"))?;
-        if key.is_weak() {
-            return Err(TokenError::Malformed("invalid app public key"));
-        }
         self.keys.insert(app_key_id(public_key), key);
         Ok(self)
     }
@@ -511,6 +508,26 @@ mod tests {
                 NOW.plus(1200).0
             )
         );
+    }
+
+    #[test]
+    fn only_valid_app_keys_are_accepted() {
+        // The identity point (small order), and y = p + 1 and y = p + 3: non-canonical
+        // encodings of the identity and of a point of large order (y = 3). As for card
+        // keys (docs/FORMAT.md §2), a verifier holds only canonical keys of large order.
+        let mut identity = [0; 32];
+        identity[0] = 1;
+        let mut p_plus_1 = [0xff; 32];
+        p_plus_1[0] = 0xee;
+        p_plus_1[31] = 0x7f;
+        let mut p_plus_3 = p_plus_1;
+        p_plus_3[0] = 0xf0;
+        for key in [identity, p_plus_1, p_plus_3] {
+            assert!(matches!(
+                TokenVerifier::new("app-1", AUDIENCE).with_key(&key),
+                Err(TokenError::Malformed("invalid app public key"))
+            ));
+        }
     }
 
     #[test]

@@ -135,6 +135,20 @@ pub struct PublicKeys {
     pub encryption: [u8; KEY_LENGTH],
 }
 
+/// An Ed25519 public key that is valid in the sense of docs/FORMAT.md §2: a canonical
+/// encoding of a point that is not of small order. Every key Tessera verifies with (card
+/// keys, app keys) passes through here.
+pub(crate) fn valid_verifying_key(bytes: &[u8; KEY_LENGTH]) -> Result<VerifyingKey, KeyError> {
+    let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::InvalidSigningKey)?;
+    // Small-order keys verify forged signatures; non-canonical encodings (y >= p) would
+    // give one key two ids.
+    let canonical = key.to_edwards().compress().to_bytes() == *bytes;
+    if key.is_weak() || !canonical {
+        return Err(KeyError::InvalidSigningKey);
+    }
+    Ok(key)
+}
+
 impl PublicKeys {
     /// Checks both keys: the Ed25519 key is a canonical encoding of a point that is not
     /// of small order, and the X25519 key is canonical (bit 255 clear, below p) and not of
@@ -161,15 +175,7 @@ impl PublicKeys {
 
     /// The Ed25519 verifying key, rejecting invalid and small-order (weak) keys.
     pub fn verifying_key(&self) -> Result<VerifyingKey, KeyError> {
-        let key =
-            VerifyingKey::from_bytes(&self.signing).map_err(|_| KeyError::InvalidSigningKey)?;
-        // Small-order keys verify forged signatures; non-canonical encodings (y >= p)
-        // would give one key two ids.
-        let canonical = key.to_edwards().compress().to_bytes() == self.signing;
-        if key.is_weak() || !canonical {
-            return Err(KeyError::InvalidSigningKey);
-        }
-        Ok(key)
+        valid_verifying_key(&self.signing)
     }
 
     /// The id of the Ed25519 key (names the signer inside an envelope).

@@ -259,6 +259,46 @@ fn generate_cards() -> (String, Value) {
         signature.clone(),
         "invalid_key",
     );
+    // p = 2^255 - 19, little-endian: the first value that is not a canonical field element.
+    let mut p = [0xff; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    let mut x_is_p = content.clone();
+    x_is_p.keys.encryption = p;
+    negative(
+        "X25519 key u = p (not canonical)",
+        x_is_p.to_snapshot(),
+        signature.clone(),
+        "invalid_key",
+    );
+    let mut x_zero = content.clone();
+    x_zero.keys.encryption = [0; 32];
+    negative(
+        "X25519 key u = 0 (small order)",
+        x_zero.to_snapshot(),
+        signature.clone(),
+        "invalid_key",
+    );
+    let mut x_one = content.clone();
+    x_one.keys.encryption = [0; 32];
+    x_one.keys.encryption[0] = 1;
+    negative(
+        "X25519 key u = 1 (small order)",
+        x_one.to_snapshot(),
+        signature.clone(),
+        "invalid_key",
+    );
+    // y = p + 1 encodes the identity (small order) non-canonically; y = p + 3 encodes the
+    // point with y = 3, of large order, non-canonically: refused for its encoding alone.
+    for (name, low) in [
+        ("Ed25519 key y = p + 1 (not canonical)", 0xee),
+        ("Ed25519 key y = p + 3 (not canonical)", 0xf0),
+    ] {
+        let mut y = content.clone();
+        y.keys.signing = p;
+        y.keys.signing[0] = low;
+        negative(name, y.to_snapshot(), signature.clone(), "invalid_key");
+    }
     let mut late = content;
     late.created_at = Timestamp::LATEST.plus(1);
     negative(
@@ -1568,7 +1608,62 @@ fn generate_groups() -> (String, Value) {
     let forwarded =
         encrypt_message_with(&alice, &recipients(&[0, 1]), &planted, k, nonce, e).unwrap();
     let forwarded_blob = blob_of(&forwarded);
-    let cases = vec![
+    // Dave left out of envelope 0 (no honest initiator does that): the history he is sent
+    // in envelope 1 still opens for him, and only it.
+    let mut m = 130u8;
+    let left_out = group::ticket::seal_ticket_blob_with(
+        &group_id,
+        &epoch1,
+        &recipients(&[0, 1, 2]),
+        Some((std::slice::from_ref(&epoch0), &recipients(&[3]))),
+        |to, plaintext| {
+            m += 1;
+            let (k, nonce, e) = randomness(m);
+            Ok(encrypt_with(
+                Purpose::GroupTicket,
+                &alice,
+                to,
+                plaintext,
+                k,
+                nonce,
+                e,
+            )?)
+        },
+    )
+    .unwrap();
+    let structure = |name: &str, blob: Vec<u8>, error: &str| {
+        json!({ "name": name, "kind": "ticket", "group_id": group_id.as_str(),
+                "stored_epoch": 1, "blob": h(&blob), "initiator_cards": card(0),
+                "readers": [{ "root_secret": h(&root(2)), "valid": false, "error": error }] })
+    };
+    let mut three = blob.clone();
+    three[5] = 3;
+    let mut trailing = blob.clone();
+    trailing.push(0);
+    let mut version1 = blob.clone();
+    version1[4] = 1;
+    let mut cases = vec![
+        structure(
+            "ticket blob without envelopes",
+            b"TSGB\x02\x00".to_vec(),
+            "malformed",
+        ),
+        structure("ticket blob claiming 3 envelopes", three, "malformed"),
+        structure("ticket blob with a trailing byte", trailing, "malformed"),
+        structure(
+            "ticket blob cut inside its last envelope",
+            blob[..blob.len() - 1].to_vec(),
+            "malformed",
+        ),
+        structure("ticket blob of version 1", version1, "unsupported_version"),
+        json!({ "name": "only the second envelope opens", "kind": "ticket", "group_id": group_id.as_str(),
+                "stored_epoch": 1, "blob": h(&left_out), "initiator_cards": card(0),
+                "readers": [
+                    { "root_secret": h(&root(4)), "valid": true, "epochs": secrets(&[&epoch0]) },
+                    { "root_secret": h(&root(2)), "valid": true, "epochs": secrets(&[&epoch1]) },
+                ] }),
+    ];
+    cases.extend([
         json!({ "name": "ticket read as if stored at epoch 2", "kind": "ticket", "group_id": group_id.as_str(),
                 "stored_epoch": 2, "blob": h(&blob), "initiator_cards": card(0),
                 "readers": [{ "root_secret": h(&root(2)), "valid": false, "error": "invalid_ticket" }] }),
@@ -1609,7 +1704,7 @@ fn generate_groups() -> (String, Value) {
         json!({ "name": "wrong sender card", "kind": "message", "group_id": group_id.as_str(),
                 "epochs": secrets(&[&epoch0, &epoch1]), "message": h(&from_bob), "sender_cards": card(2),
                 "valid": false, "error": "wrong_sender" }),
-    ];
+    ]);
     file(
         "groups.json",
         "Group ticket blobs and group messages; invalid messages with the error kind.",

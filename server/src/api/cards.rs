@@ -12,7 +12,9 @@ use crate::{
     storage::{CardRecord, NewCard, OutdatedCard},
 };
 
-/// How far ahead of the server clock a card's `created_at` may be.
+/// How far from the server clock, ahead or behind, a new card's `created_at` may be: a
+/// card is published when it is made, and a backdated rotation would make its owner's
+/// earlier messages look signed with a replaced key.
 pub const MAX_CARD_CLOCK_SKEW_SECONDS: u64 = 600;
 
 /// `POST /v1/cards` body.
@@ -82,6 +84,13 @@ pub async fn publish(
                 "the card's created_at is more than 10 minutes ahead of the server clock".into(),
             )
         })?;
+    if card.content().created_at.plus(MAX_CARD_CLOCK_SKEW_SECONDS) < now {
+        return Err(ApiError::InvalidCard(
+            "the card's created_at is more than 10 minutes behind the server clock; make \
+             cards when publishing them, and check the device clock"
+                .into(),
+        ));
+    }
     let new = NewCard {
         id: card.id(),
         identity: caller,

@@ -184,7 +184,18 @@ pub(crate) async fn publish_rules_are_enforced(database: Database) {
         .publish("alice", &future)
         .await
         .expect(400, "invalid_card");
-
+    // From the past: a backdated card (a rotation dated at its predecessor's time would
+    // make its owner's earlier messages look signed with a replaced key).
+    let backdated = Card::create(
+        &crate::harness::keys(1),
+        tessera_format::Identity::new("alice").unwrap(),
+        Timestamp::now().minus(3600),
+        None,
+    )
+    .unwrap();
+    let refused = server.publish("alice", &backdated).await;
+    refused.expect(400, "invalid_card");
+    assert!(refused.json["message"].as_str().unwrap().contains("behind"));
     server.publish("alice", &first).await.expect(201, "");
     // The same card again.
     server
