@@ -3,15 +3,11 @@
 // WebAssembly.Module, so it fetches nothing and works however the page loaded the package.
 
 import { initSync, argon2id, derivePasswords } from './wasm/tessera_wasm.js';
+import { plainPasswords } from './shapes.js';
 
 const CALLS = {
   argon2id: (args) => argon2id(...args),
-  derivePasswords: (args) => {
-    const derived = derivePasswords(...args);
-    const result = { loginPassword: derived.loginPassword, backupPassword: derived.backupPassword };
-    derived.free();
-    return result;
-  },
+  derivePasswords: (args) => plainPasswords(derivePasswords(...args)),
 };
 
 self.onmessage = ({ data: { id, module, name, args } }) => {

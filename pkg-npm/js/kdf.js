@@ -3,6 +3,8 @@
 // cannot start (a Content-Security-Policy without worker-src, an old browser), the same
 // computation runs inline: slower for the page, never a failure.
 
+import { plainPasswords } from './shapes.js';
+
 /** Thrown when the worker cannot run at all (as opposed to a computation's own error). */
 class WorkerUnavailable extends Error {}
 
@@ -52,7 +54,12 @@ export function createKdf(wasm, { startWorker, module, errorFromCode }) {
     const id = nextId++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
-      worker.postMessage({ id, module: module(), name, args });
+      try {
+        worker.postMessage({ id, module: module(), name, args });
+      } catch (error) {
+        // A browser that cannot send a WebAssembly.Module to a worker (DataCloneError).
+        failAll(String(error));
+      }
     });
   }
 
@@ -68,11 +75,6 @@ export function createKdf(wasm, { startWorker, module, errorFromCode }) {
   return {
     argon2id: (...args) => run('argon2id', args, wasm.argon2id),
     derivePasswords: (...args) =>
-      run('derivePasswords', args, (...inline) => {
-        const derived = wasm.derivePasswords(...inline);
-        const result = { loginPassword: derived.loginPassword, backupPassword: derived.backupPassword };
-        derived.free();
-        return result;
-      }),
+      run('derivePasswords', args, (...inline) => plainPasswords(wasm.derivePasswords(...inline))),
   };
 }
