@@ -15,11 +15,40 @@ const fromUtf8 = new TextDecoder();
 // Lets the static factories construct instances while `new Tessera()` is refused.
 const INTERNAL = Symbol('tessera-internal');
 
+/**
+ * Bytes as a Uint8Array view of the same memory (no copy), as E3Kit took them: a
+ * Uint8Array (or Node Buffer) as is, any other typed array or DataView over its own
+ * byteOffset/byteLength, an ArrayBuffer whole. Undefined for anything else.
+ */
+function bytesOf(data) {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer || Object.prototype.toString.call(data) === '[object ArrayBuffer]') {
+    return new Uint8Array(data);
+  }
+  return undefined;
+}
+
 /** Data as bytes, and whether the result goes back as text (string in → string out). */
 function dataOf(data, what) {
   if (typeof data === 'string') return { bytes: utf8.encode(data), text: true };
-  if (data instanceof Uint8Array) return { bytes: data, text: false };
-  throw invalidInput(`${what} must be a string or a Uint8Array`);
+  const bytes = bytesOf(data);
+  if (bytes) return { bytes, text: false };
+  throw invalidInput(`${what} must be a string, an ArrayBuffer or an ArrayBufferView (typed array, DataView, Buffer)`);
+}
+
+/** Ciphertext as bytes: base64 text, or bytes as dataOf takes them. */
+function ciphertextOf(wasm, data, what) {
+  const text = typeof data === 'string';
+  return { bytes: text ? wasm.fromBase64(data) : dataOf(data, what).bytes, text };
+}
+
+// E3Kit's older names, kept as aliases; each warns once per process on first use.
+const warned = new Set();
+function deprecated(name, replacement) {
+  if (warned.has(name)) return;
+  warned.add(name);
+  console.warn(`tessera-e2ee: ${name}() is deprecated (an E3Kit name); use ${replacement}() instead`);
 }
 
 function checkDate(date, what) {
@@ -129,8 +158,7 @@ export function createClient(wasm, { init, defaultKeyStore, kdf }) {
     }
 
     async decrypt(data, senderCard, madeAt) {
-      const text = typeof data === 'string';
-      const bytes = text ? wasm.fromBase64(data) : dataOf(data, 'data').bytes;
+      const { bytes, text } = ciphertextOf(wasm, data, 'data');
       const plaintext = await this.#inner.decrypt(
         bytes,
         cardOf(senderCard, 'senderCard'),
@@ -294,11 +322,28 @@ export function createClient(wasm, { init, defaultKeyStore, kdf }) {
      * key rotation verify.
      */
     async authDecrypt(data, senderCard, madeAt) {
-      const text = typeof data === 'string';
-      const bytes = text ? wasm.fromBase64(data) : dataOf(data, 'data').bytes;
+      const { bytes, text } = ciphertextOf(wasm, data, 'data');
       const sender = senderOf(senderCard, 'senderCard');
       const plaintext = await this.#inner.authDecrypt(bytes, sender, checkDate(madeAt, 'madeAt'));
       return text ? fromUtf8.decode(plaintext) : plaintext;
+    }
+
+    /** Deprecated E3Kit name of findUsers. */
+    async lookupPublicKeys(identities) {
+      deprecated('lookupPublicKeys', 'findUsers');
+      return this.findUsers(identities);
+    }
+
+    /** Deprecated E3Kit name of authEncrypt (signs and encrypts). */
+    async encrypt(data, recipients) {
+      deprecated('encrypt', 'authEncrypt');
+      return this.authEncrypt(data, recipients);
+    }
+
+    /** Deprecated E3Kit name of authDecrypt (decrypts and verifies). */
+    async decrypt(data, senderCard, madeAt) {
+      deprecated('decrypt', 'authDecrypt');
+      return this.authDecrypt(data, senderCard, madeAt);
     }
 
     /** Blob/File → Promise<Blob/File>; ReadableStream → Promise<ReadableStream>. */

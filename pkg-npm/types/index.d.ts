@@ -158,6 +158,14 @@ export interface TesseraOptions {
 /** `findUsers` with several identities: each identity's verified card. */
 export type FindUsersResult = { [identity: string]: Card };
 
+/**
+ * Bytes as the client takes them (E3Kit's inputs): an `ArrayBuffer`, or any view of one —
+ * `Uint8Array`, Node's `Buffer`, another typed array, a `DataView`. Read in place, not copied.
+ */
+export type BinaryData = ArrayBuffer | ArrayBufferView;
+/** Data to encrypt or decrypt: text (base64 ciphertext on decrypt) or bytes. */
+export type Data = string | BinaryData;
+
 /** Who to encrypt for: a card, cards, or a `findUsers` result. */
 export type Recipients = Card | readonly Card[] | FindUsersResult;
 
@@ -225,16 +233,48 @@ export class Tessera {
 
   /** Signs and encrypts a string for the recipients and the user → base64. */
   authEncrypt(data: string, recipients?: Recipients): Promise<string>;
-  /** Signs and encrypts bytes for the recipients and the user → bytes. */
-  authEncrypt(data: Uint8Array, recipients?: Recipients): Promise<Uint8Array>;
+  /** Signs and encrypts bytes for the recipients and the user → a `Uint8Array`. */
+  authEncrypt(data: BinaryData, recipients?: Recipients): Promise<Uint8Array>;
+  /** Text → base64, bytes → `Uint8Array`, as above. */
+  authEncrypt(data: Data, recipients?: Recipients): Promise<string | Uint8Array>;
   /**
    * Decrypts base64 from `authEncrypt` → string, verifying that `senderCard` (default:
    * the user) signed it. `madeAt`: when the data was made, for data signed before the
    * sender's key rotation.
    */
   authDecrypt(data: string, senderCard?: Card, madeAt?: Date): Promise<string>;
-  /** Decrypts bytes → bytes, as above. */
-  authDecrypt(data: Uint8Array, senderCard?: Card, madeAt?: Date): Promise<Uint8Array>;
+  /** Decrypts bytes → a `Uint8Array`, as above. */
+  authDecrypt(data: BinaryData, senderCard?: Card, madeAt?: Date): Promise<Uint8Array>;
+  /** Base64 → string, bytes → `Uint8Array`, as above. */
+  authDecrypt(data: Data, senderCard?: Card, madeAt?: Date): Promise<string | Uint8Array>;
+
+  /**
+   * E3Kit's older name of {@link Tessera.findUsers}, which it is (warns once per process).
+   * @deprecated Use `findUsers`.
+   */
+  lookupPublicKeys(identity: string): Promise<Card>;
+  /** @deprecated Use `findUsers`. */
+  lookupPublicKeys(identities: readonly string[]): Promise<FindUsersResult>;
+  /**
+   * E3Kit's older name of {@link Tessera.authEncrypt}: signs and encrypts (warns once per
+   * process).
+   * @deprecated Use `authEncrypt`.
+   */
+  encrypt(data: string, recipients?: Recipients): Promise<string>;
+  /** @deprecated Use `authEncrypt`. */
+  encrypt(data: BinaryData, recipients?: Recipients): Promise<Uint8Array>;
+  /** @deprecated Use `authEncrypt`. */
+  encrypt(data: Data, recipients?: Recipients): Promise<string | Uint8Array>;
+  /**
+   * E3Kit's older name of {@link Tessera.authDecrypt}: decrypts and verifies the sender
+   * (warns once per process).
+   * @deprecated Use `authDecrypt`.
+   */
+  decrypt(data: string, senderCard?: Card, madeAt?: Date): Promise<string>;
+  /** @deprecated Use `authDecrypt`. */
+  decrypt(data: BinaryData, senderCard?: Card, madeAt?: Date): Promise<Uint8Array>;
+  /** @deprecated Use `authDecrypt`. */
+  decrypt(data: Data, senderCard?: Card, madeAt?: Date): Promise<string | Uint8Array>;
 
   /** Encrypts a Blob/File (resolves to a Blob, or a File with the same name). */
   encryptFile(input: Blob, recipients?: Recipients, options?: FileOptions): Promise<Blob>;
@@ -282,11 +322,13 @@ export class Group {
   /** Signs and encrypts for the current participants: string → base64. */
   encrypt(data: string): Promise<string>;
   /** Signs and encrypts for the current participants: bytes → bytes. */
-  encrypt(data: Uint8Array): Promise<Uint8Array>;
+  encrypt(data: BinaryData): Promise<Uint8Array>;
+  encrypt(data: Data): Promise<string | Uint8Array>;
   /** Decrypts base64 → string and verifies that `senderCard` signed it as a participant. */
   decrypt(data: string, senderCard: Card, madeAt?: Date): Promise<string>;
   /** Decrypts bytes → bytes, as above. */
-  decrypt(data: Uint8Array, senderCard: Card, madeAt?: Date): Promise<Uint8Array>;
+  decrypt(data: BinaryData, senderCard: Card, madeAt?: Date): Promise<Uint8Array>;
+  decrypt(data: Data, senderCard: Card, madeAt?: Date): Promise<string | Uint8Array>;
   /** Fetches the membership changes since this device last looked. */
   update(): Promise<void>;
   /** Adds participants (initiator only): a new epoch. */

@@ -173,6 +173,126 @@ test('authEncrypt / authDecrypt: string → base64 → string, bytes → bytes, 
   assert.match(await alice.safetyNumber(bobCard), /^(\d{5} ){11}\d{5}$/);
 });
 
+/** Runs `body` with console.warn captured; resolves to the warnings. */
+async function warningsOf(body) {
+  const warnings = [];
+  const original = console.warn;
+  console.warn = (...args) => warnings.push(args.join(' '));
+  try {
+    await body();
+  } finally {
+    console.warn = original;
+  }
+  return warnings;
+}
+
+test("E3Kit's tutorial runs as written: lookupPublicKeys, encrypt, decrypt, each warning once", async () => {
+  const alice = await registered(id('tut-a'));
+  const bob = await registered(id('tut-b'));
+  const aliceUID = alice.identity;
+  const bobUID = bob.identity;
+  let encryptedData;
+  let encryptedText;
+  let decryptedData;
+  let decryptedText;
+  const warnings = await warningsOf(async () => {
+    // Bob writes…
+    {
+      const eThree = bob;
+      const publicKeys = await eThree.lookupPublicKeys([aliceUID, bobUID]);
+      encryptedData = await eThree.encrypt(new ArrayBuffer(), publicKeys);
+      encryptedText = await eThree.encrypt('this text will be encrypted', publicKeys);
+    }
+    // …and Alice reads.
+    {
+      const eThree = alice;
+      const publicKey = await eThree.lookupPublicKeys(bobUID);
+      decryptedData = await eThree.decrypt(encryptedData, publicKey);
+      decryptedText = await eThree.decrypt(encryptedText, publicKey);
+    }
+    // Used again: no more warnings.
+    await bob.lookupPublicKeys(aliceUID);
+    await bob.decrypt(await bob.encrypt('again'));
+  });
+  assert.ok(encryptedData instanceof Uint8Array);
+  assert.equal(typeof encryptedText, 'string');
+  assert.ok(decryptedData instanceof Uint8Array);
+  assert.equal(decryptedData.length, 0);
+  assert.equal(decryptedText, 'this text will be encrypted');
+  assert.equal(warnings.length, 3, warnings.join('\n'));
+  for (const [old, replacement] of [['lookupPublicKeys', 'findUsers'], ['encrypt', 'authEncrypt'], ['decrypt', 'authDecrypt']]) {
+    const said = warnings.filter((warning) => warning.includes(`${old}()`));
+    assert.equal(said.length, 1, `${old}: ${warnings.join('\n')}`);
+    assert.match(said[0], new RegExp(`deprecated.*use ${replacement}\\(\\)`));
+  }
+  // The aliases are the new methods: signed, so another sender's card does not verify.
+  const publicKeys = await alice.lookupPublicKeys([bobUID]);
+  const own = await alice.encrypt('from alice', publicKeys);
+  await rejectsWith(bob.decrypt(own, await bob.findUsers(bobUID)), t.IntegrityCheckFailedError, 'wrong_sender');
+  assert.equal(await bob.decrypt(own, await bob.findUsers(aliceUID)), 'from alice');
+  await rejectsWith(alice.lookupPublicKeys([id('nobody')]), t.UsersNotFoundError, 'users_not_found');
+});
+
+test('every data type E3Kit takes round-trips: ArrayBuffer, typed arrays, DataView, Buffer, base64 or bytes back', async () => {
+  const alice = await registered(id('data-a'));
+  const bob = await registered(id('data-b'));
+  const bobCard = await alice.findUsers(bob.identity);
+  const aliceCard = await bob.findUsers(alice.identity);
+  const backing = new ArrayBuffer(64);
+  new Uint8Array(backing).forEach((_, i, all) => (all[i] = i * 7));
+  const slice = (start, end) => new Uint8Array(backing.slice(start, end));
+  const cases = [
+    ['ArrayBuffer', backing, slice(0, 64)],
+    ['empty ArrayBuffer', new ArrayBuffer(0), new Uint8Array(0)],
+    ['Uint8Array view', new Uint8Array(backing, 3, 10), slice(3, 13)],
+    ['Int8Array', new Int8Array(backing, 5, 7), slice(5, 12)],
+    ['Uint8ClampedArray', new Uint8ClampedArray(backing, 1, 2), slice(1, 3)],
+    ['Uint16Array', new Uint16Array(backing, 8, 4), slice(8, 16)],
+    ['Int32Array', new Int32Array(backing, 4, 3), slice(4, 16)],
+    ['Float64Array', new Float64Array(backing, 16, 2), slice(16, 32)],
+    ['BigUint64Array', new BigUint64Array(backing, 32, 1), slice(32, 40)],
+    ['DataView', new DataView(backing, 9, 20), slice(9, 29)],
+    ['Buffer', Buffer.from(backing, 40, 24), slice(40, 64)],
+  ];
+  for (const [name, input, expected] of cases) {
+    for (const method of ['authEncrypt', 'encrypt']) {
+      const envelope = await alice[method](input, bobCard);
+      assert.ok(envelope instanceof Uint8Array, `${name} → ${envelope?.constructor?.name}`);
+      assert.equal(Object.getPrototypeOf(envelope), Uint8Array.prototype, name);
+      // The ciphertext itself in any byte shape, or as base64 (then the plaintext is text).
+      const copy = envelope.slice().buffer;
+      for (const ciphertext of [envelope, copy, new DataView(copy), Buffer.from(copy)]) {
+        const plaintext = await bob.authDecrypt(ciphertext, aliceCard);
+        assert.ok(plaintext instanceof Uint8Array, name);
+        assert.deepEqual(plaintext, expected, name);
+      }
+      assert.deepEqual(await bob.decrypt(envelope, aliceCard), expected, name);
+    }
+    // The input is read, not changed.
+    assert.equal(new Uint8Array(backing)[3], 21);
+  }
+  // Text in → base64 out; base64 in → text out; a Buffer of UTF-8 stays bytes.
+  const text = await alice.encrypt('zwölf ✓', bobCard);
+  assert.match(text, /^[A-Za-z0-9+/]+=*$/);
+  assert.equal(await bob.decrypt(text, aliceCard), 'zwölf ✓');
+  assert.equal(Buffer.from(await bob.authDecrypt(Buffer.from(text, 'base64'), aliceCard)).toString('utf8'), 'zwölf ✓');
+  // Groups take the same inputs.
+  const group = await alice.createGroup(id('data-g'), bobCard);
+  const loaded = await bob.loadGroup(group.id, aliceCard);
+  const groupMessage = await group.encrypt(new Uint16Array(backing, 2, 3));
+  const view = new DataView(groupMessage.buffer, groupMessage.byteOffset, groupMessage.byteLength);
+  assert.deepEqual(await loaded.decrypt(view, aliceCard), slice(2, 8));
+
+  // Anything else: invalid_input, before any network or crypto.
+  for (const bad of [42, 42n, {}, { value: 'x', encoding: 'utf8' }, [1, 2, 3], null, undefined, true, new Blob(['x'])]) {
+    await rejectsWith(alice.authEncrypt(bad, bobCard), t.InvalidInputError, 'invalid_input');
+    await rejectsWith(alice.encrypt(bad, bobCard), t.InvalidInputError, 'invalid_input');
+    await rejectsWith(bob.authDecrypt(bad, aliceCard), t.InvalidInputError, 'invalid_input');
+    await rejectsWith(bob.decrypt(bad, aliceCard), t.InvalidInputError, 'invalid_input');
+    await rejectsWith(group.encrypt(bad), t.InvalidInputError, 'invalid_input');
+  }
+});
+
 test('backup and restore across two key-store directories; changePassword; resetPrivateKeyBackup', async () => {
   const name = id('backup');
   const laptop = await registered(name);

@@ -2,7 +2,7 @@
 import {
   init, KeyPair, Card, encrypt, decrypt, sealFile, openFile, derivePasswords, TesseraError,
   IntegrityCheckFailedError, MemoryKeyStore, type KeyStore, type Decrypted, type FileProgress,
-  Tessera, Group, UsersNotFoundError, NetworkError, type FindUsersResult,
+  Tessera, Group, UsersNotFoundError, NetworkError, type FindUsersResult, type Data,
 } from 'tessera-e2ee';
 
 export async function roundTrip(): Promise<string> {
@@ -60,4 +60,24 @@ export async function client(getToken: () => Promise<string>): Promise<string> {
     if (error instanceof NetworkError) return `${error.status ?? ''}${error.serverCode ?? ''}`;
   }
   return `${back}${raw.length}${message}${epoch}${await tessera.safetyNumber(bob)}`;
+}
+
+// E3Kit's tutorial as written (its older, deprecated names; any bytes in). TypeScript's
+// own lib wants `new ArrayBuffer(0)` where the JavaScript tutorial writes `new ArrayBuffer()`.
+export async function tutorial(eThree: Tessera, aliceUID: string, bobUID: string): Promise<string> {
+  const publicKeys = await eThree.lookupPublicKeys([aliceUID, bobUID]);
+  const encryptedData = await eThree.encrypt(new ArrayBuffer(0), publicKeys);
+  const encryptedText = await eThree.encrypt('this text will be encrypted', publicKeys);
+  const publicKey = await eThree.lookupPublicKeys(bobUID);
+  const decryptedData: Uint8Array = await eThree.decrypt(encryptedData, publicKey);
+  const decryptedText: string = await eThree.decrypt(encryptedText, publicKey);
+  const inputs: Data[] = [new Int16Array(2), new DataView(new ArrayBuffer(4)), new Float64Array(1), 'x'];
+  let total = decryptedData.length;
+  for (const input of inputs) {
+    const sealed: string | Uint8Array = await eThree.authEncrypt(input, publicKeys);
+    const opened: string | Uint8Array = await eThree.authDecrypt(sealed);
+    total += opened.length;
+  }
+  const fromView: Uint8Array = await eThree.authEncrypt(new Uint16Array([1, 2]).subarray(1));
+  return `${decryptedText}${total}${fromView.length}`;
 }
