@@ -365,6 +365,16 @@ export function createClient(wasm, { init, defaultKeyStore, kdf }) {
       return transform(input, stream, () => plainDecrypted(stream.finish()).plaintext);
     }
 
+    /** E3Kit's current name of encryptFile (the same method: it signs too). */
+    authEncryptFile(input, recipients, options) {
+      return this.encryptFile(input, recipients, options);
+    }
+
+    /** E3Kit's current name of decryptFile (the same method: it verifies too). */
+    authDecryptFile(input, senderCard, options) {
+      return this.decryptFile(input, senderCard, options);
+    }
+
     /** The 60-digit safety number of the user and `card`'s owner. */
     safetyNumber(card) {
       return this.#inner.safetyNumber(cardOf(card, 'card'));

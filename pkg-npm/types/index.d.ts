@@ -296,6 +296,23 @@ export class Tessera {
     options?: DecryptFileOptions,
   ): Promise<ReadableStream<Uint8Array>>;
 
+  /** E3Kit's current name of `encryptFile`: the same method (it signs too). */
+  authEncryptFile(input: Blob, recipients?: Recipients, options?: FileOptions): Promise<Blob>;
+  /** E3Kit's current name of `encryptFile`: the same method (it signs too). */
+  authEncryptFile(
+    input: ReadableStream<Uint8Array>,
+    recipients?: Recipients,
+    options?: FileOptions,
+  ): Promise<ReadableStream<Uint8Array>>;
+  /** E3Kit's current name of `decryptFile`: the same method (it verifies too). */
+  authDecryptFile(input: Blob, senderCard?: Card, options?: DecryptFileOptions): Promise<Blob>;
+  /** E3Kit's current name of `decryptFile`: the same method (it verifies too). */
+  authDecryptFile(
+    input: ReadableStream<Uint8Array>,
+    senderCard?: Card,
+    options?: DecryptFileOptions,
+  ): Promise<ReadableStream<Uint8Array>>;
+
   /** The 60-digit safety number of the user and `card`'s owner, the same on both sides. */
   safetyNumber(card: Card): Promise<string>;
 

@@ -416,6 +416,10 @@ test('encryptFile / decryptFile: Blob, File and ReadableStream, progress, abort,
   assert.deepEqual(await collect(await bob.decryptFile(streamOf(streamed, 4_321), aliceCard)), data);
   // The sender is the default for decryptFile (its own files).
   assert.deepEqual(await collect(await alice.decryptFile(streamOf(streamed, 65_536))), data);
+  // E3Kit's current names are the same methods.
+  const viaE3KitNames = await alice.authEncryptFile(new Blob([data]), bobCard);
+  assert.deepEqual(new Uint8Array(await (await bob.authDecryptFile(viaE3KitNames, aliceCard)).arrayBuffer()), data);
+  await rejectsWith(bob.authDecryptFile(viaE3KitNames, bobCard), t.IntegrityCheckFailedError, 'wrong_sender');
 
   const tampered = new Uint8Array(await sealed.arrayBuffer());
   tampered[tampered.length - 10] ^= 1;

@@ -81,3 +81,10 @@ export async function tutorial(eThree: Tessera, aliceUID: string, bobUID: string
   const fromView: Uint8Array = await eThree.authEncrypt(new Uint16Array([1, 2]).subarray(1));
   return `${decryptedText}${total}${fromView.length}`;
 }
+
+// E3Kit's current file method names.
+export async function filesByE3KitNames(eThree: Tessera, bob: Card, file: File): Promise<number> {
+  const sealed: Blob = await eThree.authEncryptFile(file, bob);
+  const opened: Blob = await eThree.authDecryptFile(sealed, bob);
+  return opened.size;
+}
