@@ -86,10 +86,12 @@ fn parse_header(bytes: &[u8]) -> Result<Parsed, GroupError> {
 
 impl GroupMessageHeader {
     /// Reads the clear header at the start of a group message (to route it to a group).
+    /// A message cut inside its header is [`DecryptError::Truncated`], as decrypting it
+    /// reports (docs/FORMAT.md §8).
     pub fn parse(message: &[u8]) -> Result<Self, GroupError> {
         match parse_header(message)? {
             Parsed::Complete { header, .. } => Ok(header),
-            Parsed::Incomplete => Err(GroupError::Malformed("truncated group message header")),
+            Parsed::Incomplete => Err(GroupError::Decrypt(DecryptError::Truncated)),
         }
     }
 }
@@ -165,6 +167,8 @@ pub struct GroupDecryptor {
     keys: GroupKeys,
     header: Vec<u8>,
     inner: Option<(Decryptor, Arc<EpochKey>)>,
+    /// A previous call failed; every later call fails too.
+    failed: bool,
 }
 
 impl fmt::Debug for GroupDecryptor {
@@ -183,12 +187,23 @@ impl GroupDecryptor {
             keys,
             header: Vec::new(),
             inner: None,
+            failed: false,
         }
     }
 
     /// Feeds the next piece of the message, appending released plaintext to `out`
     /// (authenticated as in docs/FORMAT.md §4.6: only `finish` establishes the sender).
+    /// After an error every later call fails too.
     pub fn update(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), GroupError> {
+        if self.failed {
+            return Err(GroupError::Decrypt(DecryptError::DecryptionFailed));
+        }
+        let result = self.update_inner(data, out);
+        self.failed = result.is_err();
+        result
+    }
+
+    fn update_inner(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), GroupError> {
         if let Some((decryptor, _)) = &mut self.inner {
             return Ok(decryptor.update(data, out)?);
         }
@@ -234,6 +249,9 @@ impl GroupDecryptor {
         sender_chain: &[Card],
         made_at: Option<Timestamp>,
     ) -> Result<Verified, GroupError> {
+        if self.failed {
+            return Err(GroupError::Decrypt(DecryptError::DecryptionFailed));
+        }
         let Some((decryptor, epoch)) = self.inner else {
             return Err(GroupError::Decrypt(DecryptError::Truncated));
         };

@@ -5,6 +5,8 @@
 //! secret, and optionally a second to newly added participants with the secrets of
 //! earlier epochs (shared history).
 
+use std::collections::BTreeSet;
+
 use zeroize::Zeroizing;
 
 use super::{EpochKey, GroupError, GroupId};
@@ -154,6 +156,8 @@ pub(crate) fn seal_ticket_blob_with(
 /// initiator signed them, that they name `group_id`, and that the first carries exactly
 /// epoch `stored_epoch` (where the server stored the blob). `made_at` is the ticket's
 /// creation time, so tickets signed before the initiator rotated keys still verify.
+/// Returns envelope 0's records, then envelope 1's in their order, each epoch once (the
+/// first record for it).
 pub fn open_ticket_blob(
     blob: &[u8],
     reader: &IdentityKeyPair,
@@ -178,6 +182,7 @@ pub fn open_ticket_blob(
         ));
     }
     let mut found = Vec::new();
+    let mut seen = BTreeSet::new();
     let mut addressed = false;
     for index in 0..count {
         let length = r.u32().ok_or(TRUNCATED)? as usize;
@@ -208,7 +213,12 @@ pub fn open_ticket_blob(
                 "the ticket's epochs disagree with where it is stored",
             ));
         }
-        found.extend(records);
+        // A later record for an epoch already seen is ignored.
+        found.extend(
+            records
+                .into_iter()
+                .filter(|record| seen.insert(record.epoch)),
+        );
     }
     if !r.is_empty() {
         return Err(GroupError::Malformed("trailing bytes after ticket blob"));
