@@ -160,6 +160,25 @@ pub fn encrypt_group_message(
     Ok(out)
 }
 
+/// Deterministic [`encrypt_group_message`] for fuzz targets: the payload nonce given
+/// explicitly. Compiled only for tests and under `cfg(fuzzing)` (set by cargo-fuzz), never
+/// into a release build: reusing a nonce within an epoch breaks the messages.
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub fn encrypt_group_message_with(
+    sender: &IdentityKeyPair,
+    group_id: &GroupId,
+    epoch: &EpochKey,
+    plaintext: &[u8],
+    payload_nonce: [u8; NONCE_LENGTH],
+) -> Result<Vec<u8>, GroupError> {
+    let mut encryptor = GroupEncryptor::with_nonce(sender, group_id, epoch, payload_nonce);
+    let mut out = Vec::with_capacity(plaintext.len() + 256);
+    encryptor.update(plaintext, &mut out)?;
+    encryptor.finish(&mut out)?;
+    Ok(out)
+}
+
 /// Decrypts a group message of any size in constant memory, then verifies that a
 /// participant of the message's epoch signed it.
 pub struct GroupDecryptor {

@@ -119,6 +119,37 @@ pub fn seal_ticket_blob(
     })
 }
 
+/// Deterministic [`seal_ticket_blob`] for fuzz targets: envelope `i` of the blob is
+/// encrypted with `randomness[i]` (content key, payload nonce, ephemeral secret). Compiled
+/// only for tests and under `cfg(fuzzing)` (set by cargo-fuzz), never into a release build:
+/// reusing randomness across envelopes breaks them.
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub fn seal_ticket_blob_with_randomness(
+    initiator: &IdentityKeyPair,
+    group_id: &GroupId,
+    current: &EpochKey,
+    recipients: &[Recipient],
+    history: Option<(&[EpochKey], &[Recipient])>,
+    randomness: [([u8; 32], [u8; 16], [u8; 32]); 2],
+) -> Result<Vec<u8>, GroupError> {
+    use crate::envelope::{EncryptError, encrypt_with};
+    const TOO_MANY: EncryptError = EncryptError::Internal("more than two envelopes in a blob");
+    let mut randomness = randomness.into_iter();
+    seal_ticket_blob_with(group_id, current, recipients, history, |to, plaintext| {
+        let (content_key, payload_nonce, ephemeral_secret) = randomness.next().ok_or(TOO_MANY)?;
+        Ok(encrypt_with(
+            Purpose::GroupTicket,
+            initiator,
+            to,
+            plaintext,
+            content_key,
+            payload_nonce,
+            ephemeral_secret,
+        )?)
+    })
+}
+
 /// [`seal_ticket_blob`] with the envelope encryption supplied (deterministic in tests).
 pub(crate) fn seal_ticket_blob_with(
     group_id: &GroupId,
