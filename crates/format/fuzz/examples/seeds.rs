@@ -1,5 +1,6 @@
 //! Writes the seed corpus in `seeds/<target>/`: valid encodings in each target's raw mode,
-//! so libFuzzer's byte-level mutations start from real envelopes, cards, blobs and tokens.
+//! so libFuzzer's byte-level mutations start from real envelopes, cards, blobs, tokens,
+//! ticket blobs and group messages.
 //! Deterministic; the committed files are its output. Regenerate with
 //!
 //! ```sh
@@ -8,8 +9,13 @@
 
 use std::{fs, io, path::Path};
 
-use tessera_format::{Identity, KdfParams, Recipient, RootSecret, backup::seal_backup_with, envelope::encrypt_message_with};
-use tessera_format_fuzz::{AUDIENCE, ISSUER, NOW, fixtures};
+use tessera_format::{
+    Identity, KdfParams, Recipient, RootSecret,
+    backup::seal_backup_with,
+    envelope::encrypt_message_with,
+    group::{encrypt_group_message_with, seal_ticket_blob_with_randomness},
+};
+use tessera_format_fuzz::{AUDIENCE, ISSUER, NOW, STORED_EPOCH, fixtures};
 
 fn write(target: &str, name: &str, mode: u8, body: &[u8]) -> io::Result<()> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -114,11 +120,67 @@ fn main() -> io::Result<()> {
     )?;
 
     let alice = Identity::new("alice").expect("valid identity");
-    let valid = f.app_key.mint(ISSUER, AUDIENCE, &alice, NOW.minus(60), 1200);
-    let expired = f.app_key.mint(ISSUER, AUDIENCE, &alice, NOW.minus(7200), 1200);
+    let valid = f
+        .app_key
+        .mint(ISSUER, AUDIENCE, &alice, NOW.minus(60), 1200);
+    let expired = f
+        .app_key
+        .mint(ISSUER, AUDIENCE, &alice, NOW.minus(7200), 1200);
     let stranger = f.stranger_app_key.mint(ISSUER, AUDIENCE, &alice, NOW, 1200);
     write("token", "valid", 0, valid.as_bytes())?;
     write("token", "expired", 0, expired.as_bytes())?;
     write("token", "unknown-key", 0, stranger.as_bytes())?;
+
+    // Group raw modes: 0 a ticket blob (read as stored at STORED_EPOCH), 2 + 4k a group
+    // message (the group decryptor gets it in two pieces split at k).
+    let [epoch0, epoch1, _] = &f.group_epochs;
+    let randomness = [([1; 32], [2; 16], [3; 32]), ([4; 32], [5; 16], [6; 32])];
+    let ticket = |signer, to: &[Recipient], history| {
+        seal_ticket_blob_with_randomness(signer, &f.group_id, epoch1, to, history, randomness)
+            .expect("valid ticket")
+    };
+    let newcomers = [bob];
+    let with_history = ticket(
+        &f.alice_current,
+        &[f.others[0], bob],
+        Some((std::slice::from_ref(epoch0), &newcomers)),
+    );
+    assert_eq!(epoch1.epoch, STORED_EPOCH);
+    write("group", "ticket", 0, &ticket(&f.alice_current, &to, None))?;
+    write("group", "ticket-history", 0, &with_history)?;
+    write(
+        "group",
+        "ticket-previous-key",
+        0,
+        &ticket(&f.alice_previous, &[bob], None),
+    )?;
+    write(
+        "group",
+        "ticket-not-for-bob",
+        0,
+        &ticket(&f.alice_current, &[f.others[2]], None),
+    )?;
+    let message = |signer, epoch, plaintext: &[u8]| {
+        encrypt_group_message_with(signer, &f.group_id, epoch, plaintext, [7; 16])
+            .expect("valid epoch")
+    };
+    write(
+        "group",
+        "message",
+        2,
+        &message(&f.alice_current, epoch0, b"hello, group"),
+    )?;
+    write(
+        "group",
+        "message-split-in-header",
+        2 + 4 * 12,
+        &message(&f.alice_current, epoch0, b""),
+    )?;
+    write(
+        "group",
+        "message-not-participant",
+        2 + 4 * 40,
+        &message(&f.alice_current, epoch1, b"not a participant"),
+    )?;
     Ok(())
 }

@@ -10,7 +10,10 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use tessera_format::{BackupError, KdfParams, RootSecret, backup::{BACKUP_BLOB_LENGTH, BackupBlob, seal_backup_with}};
+use tessera_format::{
+    BackupError, KdfParams, RootSecret,
+    backup::{BACKUP_BLOB_LENGTH, BackupBlob, seal_backup_with},
+};
 use tessera_format_fuzz::{Mutation, mutate};
 
 fn is_tiny(params: KdfParams) -> bool {
@@ -31,12 +34,13 @@ struct Structured {
 }
 
 fn structured(input: Structured) {
-    // Argon2 needs at least 8 KiB per lane.
+    // Argon2 needs at least 8 KiB per lane; blobs allow up to MAX_PARALLELISM lanes.
     let memory_kib = 8 + u32::from(input.memory_kib) % 57;
+    let lanes = (memory_kib / 8).min(KdfParams::MAX_PARALLELISM);
     let params = KdfParams {
         memory_kib,
         iterations: 1 + u32::from(input.iterations),
-        parallelism: 1 + u32::from(input.parallelism) % (memory_kib / 8),
+        parallelism: 1 + u32::from(input.parallelism) % lanes,
     };
     let root = RootSecret::from_bytes(input.secret);
     let original = match seal_backup_with(&root, &input.password, params, input.salt, input.nonce) {

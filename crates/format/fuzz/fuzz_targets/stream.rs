@@ -11,10 +11,11 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use tessera_format::{Card, DecryptError, Timestamp, Verified, envelope::{Decryptor, decrypt_message}};
-use tessera_format_fuzz::{EnvelopeSpec, MadeAt, Mutation, fixtures, mutate};
-
-const MAX_PIECES: usize = 16;
+use tessera_format::{
+    Card, DecryptError, Timestamp, Verified,
+    envelope::{Decryptor, decrypt_message},
+};
+use tessera_format_fuzz::{EnvelopeSpec, MadeAt, Mutation, fixtures, mutate, split};
 
 #[derive(Arbitrary, Debug)]
 struct Structured {
@@ -22,19 +23,6 @@ struct Structured {
     made_at: MadeAt,
     mutations: Vec<Mutation>,
     pieces: Vec<u32>,
-}
-
-/// Splits `envelope` at the given lengths (each taken modulo what is left, plus one).
-fn split(envelope: &[u8], pieces: impl Iterator<Item = usize>) -> Vec<&[u8]> {
-    let mut rest = envelope;
-    let mut out = Vec::new();
-    for length in pieces.take(MAX_PIECES) {
-        let (piece, after) = rest.split_at(length % (rest.len() + 1));
-        out.push(piece);
-        rest = after;
-    }
-    out.push(rest);
-    out
 }
 
 fn decrypt_in_pieces(

@@ -1,5 +1,6 @@
-//! Shared pieces of tessera-format's fuzz targets: fixed identities, cards and app keys, the
-//! structure-aware envelope spec, and the mutations applied to valid encodings.
+//! Shared pieces of tessera-format's fuzz targets: fixed identities, cards, app keys and
+//! group epochs, the structure-aware envelope spec, and the mutations applied to valid
+//! encodings.
 //!
 //! Every target takes a first "mode" byte: raw modes hand the rest of the input straight
 //! to a parser (so libFuzzer's byte mutations and the seeds in `seeds/` act on real
@@ -9,7 +10,12 @@
 use std::sync::LazyLock;
 
 use arbitrary::Arbitrary;
-use tessera_format::{AppKey, Card, DecryptError, Identity, IdentityKeyPair, Recipient, RootSecret, Timestamp, TokenVerifier, Verified, envelope::{CHUNK_LENGTH, TRAILER_LENGTH}};
+use tessera_format::{
+    AppKey, Card, DecryptError, Identity, IdentityKeyPair, Recipient, RootSecret, Timestamp,
+    TokenVerifier, Verified,
+    envelope::{CHUNK_LENGTH, TRAILER_LENGTH},
+    group::{EpochKey, GroupId, GroupKeys},
+};
 
 /// The fixed "now" of every target: 2026-01-01T00:00:00Z.
 pub const NOW: Timestamp = Timestamp(1_767_225_600);
@@ -21,6 +27,14 @@ pub const ISSUER: &str = "app-1";
 pub const AUDIENCE: &str = "tessera:app-1";
 /// Most mutations a structured input applies: a few, so the result stays near-valid.
 pub const MAX_MUTATIONS: usize = 4;
+/// The group of every group target, as its reader (Bob) knows it.
+pub const GROUP_ID: &str = "team:fuzz";
+/// Another valid group id.
+pub const OTHER_GROUP_ID: &str = "team:other";
+/// The epoch raw ticket blobs are read as stored at.
+pub const STORED_EPOCH: u32 = 1;
+/// Identities a fuzz-chosen participant list draws from.
+pub const PARTICIPANTS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 
 /// An identity from a one-byte seed (deterministic).
 pub fn keys(seed: u8) -> IdentityKeyPair {
@@ -48,6 +62,20 @@ pub struct Fixtures {
     /// Verifier for [`ISSUER`] and [`AUDIENCE`] with `app_key` and the default leeway and
     /// lifetime.
     pub verifier: TokenVerifier,
+    /// [`GROUP_ID`].
+    pub group_id: GroupId,
+    /// [`OTHER_GROUP_ID`].
+    pub other_group_id: GroupId,
+    /// Epochs of the group: 0 (alice, bob), 1 (bob, carol; Alice is not a participant)
+    /// and 7 (alice, bob), whose secret Bob does not hold.
+    pub group_epochs: [EpochKey; 3],
+    /// What Bob holds: epochs 0 and 1.
+    pub group_keys: GroupKeys,
+}
+
+fn epoch(number: u32, fill: u8, participants: &[&str]) -> EpochKey {
+    EpochKey::from_parts(number, [fill; 32], participants.iter().copied())
+        .expect("valid identities")
 }
 
 static FIXTURES: LazyLock<Fixtures> = LazyLock::new(|| {
@@ -67,6 +95,14 @@ static FIXTURES: LazyLock<Fixtures> = LazyLock::new(|| {
     let verifier = TokenVerifier::new(ISSUER, AUDIENCE)
         .with_key(&app_key.public_key())
         .expect("valid app key");
+    let group_epochs = [
+        epoch(0, 0xE0, &["alice", "bob"]),
+        epoch(1, 0xE1, &["bob", "carol"]),
+        epoch(7, 0xE7, &["alice", "bob"]),
+    ];
+    let mut group_keys = GroupKeys::default();
+    group_keys.insert(group_epochs[0].clone());
+    group_keys.insert(group_epochs[1].clone());
     Fixtures {
         alice_previous,
         alice_current,
@@ -79,6 +115,10 @@ static FIXTURES: LazyLock<Fixtures> = LazyLock::new(|| {
         app_key,
         stranger_app_key: AppKey::from_seed([8; 32]),
         verifier,
+        group_id: GroupId::new(GROUP_ID).expect("valid group id"),
+        other_group_id: GroupId::new(OTHER_GROUP_ID).expect("valid group id"),
+        group_epochs,
+        group_keys,
     }
 });
 
@@ -87,7 +127,8 @@ pub fn fixtures() -> &'static Fixtures {
     &FIXTURES
 }
 
-/// Who signs a structured envelope.
+/// Who signs a structured envelope, ticket or group message (checked against Alice's
+/// chain).
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sender {
     /// Alice's current card: verifies.
@@ -96,6 +137,55 @@ pub enum Sender {
     Previous,
     /// Not in the chain: `WrongSender`.
     Stranger,
+}
+
+impl Sender {
+    /// The signer's keys.
+    pub fn keys(self) -> &'static IdentityKeyPair {
+        let f = fixtures();
+        match self {
+            Sender::Current => &f.alice_current,
+            Sender::Previous => &f.alice_previous,
+            Sender::Stranger => &f.stranger,
+        }
+    }
+
+    /// What verifying this signer's signature with Alice's chain and `made_at` gives.
+    pub fn expected(self, made_at: Option<Timestamp>) -> Result<Verified, DecryptError> {
+        let [previous, current] = &fixtures().alice_chain;
+        let card = match (self, made_at) {
+            (Sender::Stranger, _) => return Err(DecryptError::WrongSender),
+            (Sender::Current, _) => current,
+            (Sender::Previous, Some(t)) if t < current.content().created_at => previous,
+            (Sender::Previous, Some(_)) => {
+                return Err(DecryptError::SignerKeyReplaced {
+                    card_id: previous.id(),
+                });
+            }
+            (Sender::Previous, None) => {
+                return Err(DecryptError::SignedWithPreviousKey {
+                    card_id: previous.id(),
+                });
+            }
+        };
+        Ok(Verified {
+            signer: card.identity().clone(),
+            signer_card_id: card.id(),
+        })
+    }
+}
+
+/// Recipients in header order: the first `others % 8` of the fixtures' other recipients,
+/// with Bob inserted at `reader_position` (modulo their count plus one) unless `None`.
+pub fn recipients(others: u8, reader_position: Option<u8>) -> Vec<Recipient> {
+    let f = fixtures();
+    let count = usize::from(others % 8).min(f.others.len());
+    let mut recipients: Vec<Recipient> = f.others.iter().take(count).copied().collect();
+    if let Some(position) = reader_position {
+        let at = usize::from(position) % (recipients.len() + 1);
+        recipients.insert(at, Recipient::from(f.bob.public_keys()));
+    }
+    recipients
 }
 
 /// The plaintext of a structured envelope.
@@ -157,24 +247,12 @@ pub struct EnvelopeSpec {
 impl EnvelopeSpec {
     /// The recipients in header order.
     pub fn recipients(&self) -> Vec<Recipient> {
-        let f = fixtures();
-        let count = usize::from(self.other_recipients % 8).min(f.others.len());
-        let mut recipients: Vec<Recipient> = f.others.iter().take(count).copied().collect();
-        if let Some(position) = self.reader_position {
-            let at = usize::from(position) % (recipients.len() + 1);
-            recipients.insert(at, Recipient::from(f.bob.public_keys()));
-        }
-        recipients
+        recipients(self.other_recipients, self.reader_position)
     }
 
     /// The signer's keys.
     pub fn signer(&self) -> &'static IdentityKeyPair {
-        let f = fixtures();
-        match self.sender {
-            Sender::Current => &f.alice_current,
-            Sender::Previous => &f.alice_previous,
-            Sender::Stranger => &f.stranger,
-        }
+        self.sender.keys()
     }
 
     /// Builds the envelope, or `None` when it has no recipient at all.
@@ -202,33 +280,10 @@ impl EnvelopeSpec {
         plaintext: &[u8],
         made_at: Option<Timestamp>,
     ) -> Result<(Vec<u8>, Verified), DecryptError> {
-        let f = fixtures();
-        let [previous, current] = &f.alice_chain;
         if self.reader_position.is_none() {
             return Err(DecryptError::NotARecipient);
         }
-        let card = match (self.sender, made_at) {
-            (Sender::Stranger, _) => return Err(DecryptError::WrongSender),
-            (Sender::Current, _) => current,
-            (Sender::Previous, Some(t)) if t < current.content().created_at => previous,
-            (Sender::Previous, Some(_)) => {
-                return Err(DecryptError::SignerKeyReplaced {
-                    card_id: previous.id(),
-                });
-            }
-            (Sender::Previous, None) => {
-                return Err(DecryptError::SignedWithPreviousKey {
-                    card_id: previous.id(),
-                });
-            }
-        };
-        Ok((
-            plaintext.to_vec(),
-            Verified {
-                signer: card.identity().clone(),
-                signer_card_id: card.id(),
-            },
-        ))
+        Ok((plaintext.to_vec(), self.sender.expected(made_at)?))
     }
 }
 
@@ -357,4 +412,21 @@ pub fn mutate(bytes: &mut Vec<u8>, mutations: &[Mutation]) {
             }
         }
     }
+}
+
+/// Most pieces a structured input is split into.
+pub const MAX_PIECES: usize = 16;
+
+/// Splits `bytes` at the given lengths (each taken modulo what is left, plus one; at most
+/// [`MAX_PIECES`]); the rest is the last piece.
+pub fn split(bytes: &[u8], pieces: impl Iterator<Item = usize>) -> Vec<&[u8]> {
+    let mut rest = bytes;
+    let mut out = Vec::new();
+    for length in pieces.take(MAX_PIECES) {
+        let (piece, after) = rest.split_at(length % (rest.len() + 1));
+        out.push(piece);
+        rest = after;
+    }
+    out.push(rest);
+    out
 }

@@ -86,10 +86,12 @@ fn parse_header(bytes: &[u8]) -> Result<Parsed, GroupError> {
 
 impl GroupMessageHeader {
     /// Reads the clear header at the start of a group message (to route it to a group).
+    /// A message cut inside its header is [`DecryptError::Truncated`], as decrypting it
+    /// reports (docs/FORMAT.md §8).
     pub fn parse(message: &[u8]) -> Result<Self, GroupError> {
         match parse_header(message)? {
             Parsed::Complete { header, .. } => Ok(header),
-            Parsed::Incomplete => Err(GroupError::Malformed("truncated group message header")),
+            Parsed::Incomplete => Err(GroupError::Decrypt(DecryptError::Truncated)),
         }
     }
 }
@@ -158,6 +160,25 @@ pub fn encrypt_group_message(
     Ok(out)
 }
 
+/// Deterministic [`encrypt_group_message`] for fuzz targets: the payload nonce given
+/// explicitly. Compiled only for tests and under `cfg(fuzzing)` (set by cargo-fuzz), never
+/// into a release build: reusing a nonce within an epoch breaks the messages.
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub fn encrypt_group_message_with(
+    sender: &IdentityKeyPair,
+    group_id: &GroupId,
+    epoch: &EpochKey,
+    plaintext: &[u8],
+    payload_nonce: [u8; NONCE_LENGTH],
+) -> Result<Vec<u8>, GroupError> {
+    let mut encryptor = GroupEncryptor::with_nonce(sender, group_id, epoch, payload_nonce);
+    let mut out = Vec::with_capacity(plaintext.len() + 256);
+    encryptor.update(plaintext, &mut out)?;
+    encryptor.finish(&mut out)?;
+    Ok(out)
+}
+
 /// Decrypts a group message of any size in constant memory, then verifies that a
 /// participant of the message's epoch signed it.
 pub struct GroupDecryptor {
@@ -165,6 +186,8 @@ pub struct GroupDecryptor {
     keys: GroupKeys,
     header: Vec<u8>,
     inner: Option<(Decryptor, Arc<EpochKey>)>,
+    /// A previous call failed; every later call fails too.
+    failed: bool,
 }
 
 impl fmt::Debug for GroupDecryptor {
@@ -183,12 +206,23 @@ impl GroupDecryptor {
             keys,
             header: Vec::new(),
             inner: None,
+            failed: false,
         }
     }
 
     /// Feeds the next piece of the message, appending released plaintext to `out`
     /// (authenticated as in docs/FORMAT.md §4.6: only `finish` establishes the sender).
+    /// After an error every later call fails too.
     pub fn update(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), GroupError> {
+        if self.failed {
+            return Err(GroupError::Decrypt(DecryptError::DecryptionFailed));
+        }
+        let result = self.update_inner(data, out);
+        self.failed = result.is_err();
+        result
+    }
+
+    fn update_inner(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), GroupError> {
         if let Some((decryptor, _)) = &mut self.inner {
             return Ok(decryptor.update(data, out)?);
         }
@@ -234,6 +268,9 @@ impl GroupDecryptor {
         sender_chain: &[Card],
         made_at: Option<Timestamp>,
     ) -> Result<Verified, GroupError> {
+        if self.failed {
+            return Err(GroupError::Decrypt(DecryptError::DecryptionFailed));
+        }
         let Some((decryptor, epoch)) = self.inner else {
             return Err(GroupError::Decrypt(DecryptError::Truncated));
         };

@@ -22,6 +22,9 @@ pub use message::{
     encrypt_group_message,
 };
 pub use ticket::{MAX_PARTICIPANTS, open_ticket_blob, seal_ticket_blob};
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub use {message::encrypt_group_message_with, ticket::seal_ticket_blob_with_randomness};
 
 use crate::{
     card::{CardError, Identity},

@@ -3,7 +3,7 @@
 use super::*;
 use crate::{
     card::Card,
-    envelope::Recipient,
+    envelope::{DecryptError, Recipient},
     keys::{IdentityKeyPair, RootSecret},
     time::Timestamp,
 };
@@ -183,6 +183,32 @@ fn history_goes_to_newcomers_only_and_removal_locks_out() {
     );
 }
 
+/// Found by the `group` fuzz target: a history envelope holding two records of one epoch
+/// returned both, so a caller storing them in order kept the later one; docs/FORMAT.md
+/// §8.2 keeps the first.
+#[test]
+fn a_later_record_for_an_epoch_already_seen_is_ignored() {
+    let (alice, dave) = (member(1, "alice"), member(4, "dave"));
+    let initiator = std::slice::from_ref(&alice.card);
+    let first = EpochKey::from_parts(0, [1; 32], ["alice"]).unwrap();
+    let again = EpochKey::from_parts(0, [2; 32], ["alice", "dave"]).unwrap();
+    let older = EpochKey::from_parts(1, [3; 32], ["alice"]).unwrap();
+    let current = EpochKey::from_parts(2, [4; 32], ["alice", "dave"]).unwrap();
+    let history = [first.clone(), again, older.clone()];
+    let blob = seal_ticket_blob(
+        &alice.keys,
+        &group(),
+        &current,
+        &to(&[&alice, &dave]),
+        Some((&history, &to(&[&dave]))),
+    )
+    .unwrap();
+    assert_eq!(
+        open_ticket_blob(&blob, &dave.keys, &group(), 2, initiator, None).unwrap(),
+        [current, first, older]
+    );
+}
+
 #[test]
 fn messages_reject_tampering_and_wrong_groups() {
     let (alice, bob) = (member(1, "alice"), member(2, "bob"));
@@ -204,6 +230,68 @@ fn messages_reject_tampering_and_wrong_groups() {
             "bit {bit}"
         );
     }
+}
+
+/// Found by the `group` fuzz target: after a header error (here an invalid group id) a
+/// `GroupDecryptor` started over on the next piece, so a caller that went on feeding it
+/// could have a message accepted whose first bytes were refused.
+#[test]
+fn a_failed_group_decryptor_stays_failed() {
+    let (alice, bob) = (member(1, "alice"), member(2, "bob"));
+    let epoch0 = EpochKey::generate(0, names(&[&alice, &bob])).unwrap();
+    let epoch5 = EpochKey::generate(5, names(&[&alice, &bob])).unwrap();
+    let mut keys = GroupKeys::default();
+    keys.insert(epoch0.clone());
+    let message = encrypt_group_message(&alice.keys, &group(), &epoch0, b"payload").unwrap();
+    let cards = std::slice::from_ref(&alice.card);
+    let other = GroupId::new("other").unwrap();
+    let mut bad_id = message.clone();
+    bad_id[6] = b' ';
+    let refused = [
+        (b"junk".to_vec(), "malformed"),
+        (bad_id, "invalid_group_id"),
+        (
+            encrypt_group_message(&alice.keys, &other, &epoch0, b"x").unwrap(),
+            "wrong_group",
+        ),
+        (
+            encrypt_group_message(&alice.keys, &group(), &epoch5, b"x").unwrap(),
+            "group_epoch_unknown",
+        ),
+    ];
+    for (bad, kind) in refused {
+        let mut decryptor = GroupDecryptor::new(group(), keys.clone());
+        let mut plain = Vec::new();
+        assert_eq!(decryptor.update(&bad, &mut plain).unwrap_err().kind(), kind);
+        let failed = GroupError::Decrypt(DecryptError::DecryptionFailed);
+        assert_eq!(decryptor.update(b"", &mut plain), Err(failed.clone()));
+        assert_eq!(decryptor.update(&message, &mut plain), Err(failed.clone()));
+        assert_eq!(decryptor.finish(&mut plain, cards, None), Err(failed));
+        assert!(plain.is_empty(), "{kind}");
+    }
+}
+
+/// Found by the `group` fuzz target: the header parser called a message cut inside its
+/// header `malformed` where decrypting it (and docs/FORMAT.md §8) says `truncated`.
+#[test]
+fn a_message_cut_in_its_header_is_truncated_for_every_reader() {
+    let alice = member(1, "alice");
+    let epoch0 = EpochKey::generate(0, names(&[&alice])).unwrap();
+    let mut keys = GroupKeys::default();
+    keys.insert(epoch0.clone());
+    let message = encrypt_group_message(&alice.keys, &group(), &epoch0, b"payload").unwrap();
+    let header_length = 4 + 1 + 1 + group().as_str().len() + 4 + 16;
+    let cards = std::slice::from_ref(&alice.card);
+    for cut in 0..header_length {
+        let truncated = GroupError::Decrypt(DecryptError::Truncated);
+        let prefix = &message[..cut];
+        assert_eq!(GroupMessageHeader::parse(prefix), Err(truncated.clone()));
+        assert_eq!(
+            decrypt_group_message(&group(), &keys, prefix, cards, None),
+            Err(truncated)
+        );
+    }
+    assert!(GroupMessageHeader::parse(&message[..header_length]).is_ok());
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! secret, and optionally a second to newly added participants with the secrets of
 //! earlier epochs (shared history).
 
+use std::collections::BTreeSet;
+
 use zeroize::Zeroizing;
 
 use super::{EpochKey, GroupError, GroupId};
@@ -117,6 +119,37 @@ pub fn seal_ticket_blob(
     })
 }
 
+/// Deterministic [`seal_ticket_blob`] for fuzz targets: envelope `i` of the blob is
+/// encrypted with `randomness[i]` (content key, payload nonce, ephemeral secret). Compiled
+/// only for tests and under `cfg(fuzzing)` (set by cargo-fuzz), never into a release build:
+/// reusing randomness across envelopes breaks them.
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub fn seal_ticket_blob_with_randomness(
+    initiator: &IdentityKeyPair,
+    group_id: &GroupId,
+    current: &EpochKey,
+    recipients: &[Recipient],
+    history: Option<(&[EpochKey], &[Recipient])>,
+    randomness: [([u8; 32], [u8; 16], [u8; 32]); 2],
+) -> Result<Vec<u8>, GroupError> {
+    use crate::envelope::{EncryptError, encrypt_with};
+    const TOO_MANY: EncryptError = EncryptError::Internal("more than two envelopes in a blob");
+    let mut randomness = randomness.into_iter();
+    seal_ticket_blob_with(group_id, current, recipients, history, |to, plaintext| {
+        let (content_key, payload_nonce, ephemeral_secret) = randomness.next().ok_or(TOO_MANY)?;
+        Ok(encrypt_with(
+            Purpose::GroupTicket,
+            initiator,
+            to,
+            plaintext,
+            content_key,
+            payload_nonce,
+            ephemeral_secret,
+        )?)
+    })
+}
+
 /// [`seal_ticket_blob`] with the envelope encryption supplied (deterministic in tests).
 pub(crate) fn seal_ticket_blob_with(
     group_id: &GroupId,
@@ -154,6 +187,8 @@ pub(crate) fn seal_ticket_blob_with(
 /// initiator signed them, that they name `group_id`, and that the first carries exactly
 /// epoch `stored_epoch` (where the server stored the blob). `made_at` is the ticket's
 /// creation time, so tickets signed before the initiator rotated keys still verify.
+/// Returns envelope 0's records, then envelope 1's in their order, each epoch once (the
+/// first record for it).
 pub fn open_ticket_blob(
     blob: &[u8],
     reader: &IdentityKeyPair,
@@ -178,6 +213,7 @@ pub fn open_ticket_blob(
         ));
     }
     let mut found = Vec::new();
+    let mut seen = BTreeSet::new();
     let mut addressed = false;
     for index in 0..count {
         let length = r.u32().ok_or(TRUNCATED)? as usize;
@@ -208,7 +244,12 @@ pub fn open_ticket_blob(
                 "the ticket's epochs disagree with where it is stored",
             ));
         }
-        found.extend(records);
+        // A later record for an epoch already seen is ignored.
+        found.extend(
+            records
+                .into_iter()
+                .filter(|record| seen.insert(record.epoch)),
+        );
     }
     if !r.is_empty() {
         return Err(GroupError::Malformed("trailing bytes after ticket blob"));
