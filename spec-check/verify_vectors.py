@@ -868,18 +868,18 @@ def parse_ticket(data):
 
 
 def open_ticket_blob(blob, reader, group_id, stored_epoch, initiator_cards, made_at):
-    """§8.2 reader. Returns the epoch records it can read, envelope 0's first. The
-    envelopes are of purpose group-ticket: a data envelope is [`wrong_purpose`]."""
+    """§8.2 reader, front to back: each envelope is read and opened in turn (purpose
+    group-ticket: a data envelope is [`wrong_purpose`]), trailing bytes are checked after
+    the last one. Returns the epoch records it can read, envelope 0's first, each epoch
+    once (a later record for an epoch already seen is ignored)."""
     rd = Reader(blob, "malformed")
     _magic_version(rd, TICKET_BLOB_MAGIC)
     k = rd.u8()
     if not 1 <= k <= 2:
         raise TesseraError("malformed", "envelope count")
-    envelopes = [rd.take(rd.u32()) for _ in range(k)]
-    if not rd.done():
-        raise TesseraError("malformed", "trailing bytes")
-    records, opened = [], 0
-    for idx, env in enumerate(envelopes):
+    records, seen, opened = [], set(), 0
+    for idx in range(k):
+        env = rd.take(rd.u32())
         try:
             plaintext, _ = decrypt_message(env, reader, initiator_cards, made_at,
                                            purpose="group-ticket")
@@ -896,14 +896,19 @@ def open_ticket_blob(blob, reader, group_id, stored_epoch, initiator_cards, made
                 raise TesseraError("invalid_ticket", "envelope 0 must carry the stored epoch")
         elif any(rec["epoch"] >= stored_epoch for rec in recs):  # envelope 1 (k <= 2)
             raise TesseraError("invalid_ticket", "history epochs must be older")
-        records.extend(recs)
+        for rec in recs:
+            if rec["epoch"] not in seen:
+                seen.add(rec["epoch"])
+                records.append(rec)
+    if not rd.done():
+        raise TesseraError("malformed", "trailing bytes")
     if opened == 0:
         raise TesseraError("not_in_ticket")
     return records
 
 
 def parse_group_message_header(msg):
-    """§8.3. Kinds for magic/version/cut short are not stated: assumed as in §4.1."""
+    """§8.3: field by field; input cut before a field is complete is [`truncated`]."""
     rd = Reader(msg, "truncated")
     _magic_version(rd, GROUP_MSG_MAGIC)
     gid = _group_id(rd)

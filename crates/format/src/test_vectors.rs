@@ -1631,6 +1631,35 @@ fn generate_groups() -> (String, Value) {
         },
     )
     .unwrap();
+    // History with two records for epoch 0: the first one counts (§8.2).
+    let epoch0_again = EpochKey {
+        epoch: 0,
+        secret: zeroize::Zeroizing::new([0xEE; 32]),
+        participants: ids(&[0, 3]),
+    };
+    let mut d = 140u8;
+    let duplicated = group::ticket::seal_ticket_blob_with(
+        &group_id,
+        &epoch1,
+        &recipients(&[0, 1, 2, 3]),
+        Some((&[epoch0.clone(), epoch0_again], &recipients(&[3]))),
+        |to, plaintext| {
+            d += 1;
+            let (k, nonce, e) = randomness(d);
+            Ok(encrypt_with(
+                Purpose::GroupTicket,
+                &alice,
+                to,
+                plaintext,
+                k,
+                nonce,
+                e,
+            )?)
+        },
+    )
+    .unwrap();
+    let mut forwarded_and_trailing = forwarded_blob.clone();
+    forwarded_and_trailing.push(0);
     let structure = |name: &str, blob: Vec<u8>, error: &str| {
         json!({ "name": name, "kind": "ticket", "group_id": group_id.as_str(),
                 "stored_epoch": 1, "blob": h(&blob), "initiator_cards": card(0),
@@ -1656,6 +1685,12 @@ fn generate_groups() -> (String, Value) {
             "malformed",
         ),
         structure("ticket blob of version 1", version1, "unsupported_version"),
+        json!({ "name": "history with two records of one epoch: the first counts", "kind": "ticket",
+                "group_id": group_id.as_str(), "stored_epoch": 1, "blob": h(&duplicated), "initiator_cards": card(0),
+                "readers": [{ "root_secret": h(&root(4)), "valid": true, "epochs": secrets(&[&epoch1, &epoch0]) }] }),
+        json!({ "name": "a data envelope in a blob, then a trailing byte: the envelope fails first", "kind": "ticket",
+                "group_id": group_id.as_str(), "stored_epoch": 2, "blob": h(&forwarded_and_trailing), "initiator_cards": card(0),
+                "readers": [{ "root_secret": h(&root(2)), "valid": false, "error": "wrong_purpose" }] }),
         json!({ "name": "only the second envelope opens", "kind": "ticket", "group_id": group_id.as_str(),
                 "stored_epoch": 1, "blob": h(&left_out), "initiator_cards": card(0),
                 "readers": [
