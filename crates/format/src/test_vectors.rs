@@ -1520,28 +1520,33 @@ fn generate_groups() -> (String, Value) {
         secret: zeroize::Zeroizing::new([0xE1; 32]),
         participants: ids(&[0, 1, 2, 3]),
     };
-    let mut n = 100u8;
     let alice = pair(1);
-    let blob = group::ticket::seal_ticket_blob_with(
-        &group_id,
-        &epoch1,
-        &recipients(&[0, 1, 2, 3]),
-        Some((std::slice::from_ref(&epoch0), &recipients(&[3]))),
-        |to, plaintext| {
-            n += 1;
-            let (k, nonce, e) = randomness(n);
-            Ok(encrypt_with(
-                Purpose::GroupTicket,
-                &alice,
-                to,
-                plaintext,
-                k,
-                nonce,
-                e,
-            )?)
-        },
-    )
-    .unwrap();
+    // A blob for epoch 1 to `to`, with `history` for `newcomers`; envelope randomness
+    // from `first + 1` on.
+    let seal_blob = |first: u8, to: &[usize], history: &[EpochKey], newcomers: &[usize]| {
+        let mut n = first;
+        group::ticket::seal_ticket_blob_with(
+            &group_id,
+            &epoch1,
+            &recipients(to),
+            Some((history, &recipients(newcomers))),
+            |to, plaintext| {
+                n += 1;
+                let (k, nonce, e) = randomness(n);
+                Ok(encrypt_with(
+                    Purpose::GroupTicket,
+                    &alice,
+                    to,
+                    plaintext,
+                    k,
+                    nonce,
+                    e,
+                )?)
+            },
+        )
+        .unwrap()
+    };
+    let blob = seal_blob(100, &[0, 1, 2, 3], std::slice::from_ref(&epoch0), &[3]);
     let seal = |sender: u8, epoch: &EpochKey, nonce: u8, plaintext: &[u8]| {
         let mut out = Vec::new();
         let mut encryptor =
@@ -1610,54 +1615,14 @@ fn generate_groups() -> (String, Value) {
     let forwarded_blob = blob_of(&forwarded);
     // Dave left out of envelope 0 (no honest initiator does that): the history he is sent
     // in envelope 1 still opens for him, and only it.
-    let mut m = 130u8;
-    let left_out = group::ticket::seal_ticket_blob_with(
-        &group_id,
-        &epoch1,
-        &recipients(&[0, 1, 2]),
-        Some((std::slice::from_ref(&epoch0), &recipients(&[3]))),
-        |to, plaintext| {
-            m += 1;
-            let (k, nonce, e) = randomness(m);
-            Ok(encrypt_with(
-                Purpose::GroupTicket,
-                &alice,
-                to,
-                plaintext,
-                k,
-                nonce,
-                e,
-            )?)
-        },
-    )
-    .unwrap();
+    let left_out = seal_blob(130, &[0, 1, 2], std::slice::from_ref(&epoch0), &[3]);
     // History with two records for epoch 0: the first one counts (§8.2).
     let epoch0_again = EpochKey {
         epoch: 0,
         secret: zeroize::Zeroizing::new([0xEE; 32]),
         participants: ids(&[0, 3]),
     };
-    let mut d = 140u8;
-    let duplicated = group::ticket::seal_ticket_blob_with(
-        &group_id,
-        &epoch1,
-        &recipients(&[0, 1, 2, 3]),
-        Some((&[epoch0.clone(), epoch0_again], &recipients(&[3]))),
-        |to, plaintext| {
-            d += 1;
-            let (k, nonce, e) = randomness(d);
-            Ok(encrypt_with(
-                Purpose::GroupTicket,
-                &alice,
-                to,
-                plaintext,
-                k,
-                nonce,
-                e,
-            )?)
-        },
-    )
-    .unwrap();
+    let duplicated = seal_blob(140, &[0, 1, 2, 3], &[epoch0.clone(), epoch0_again], &[3]);
     let mut forwarded_and_trailing = forwarded_blob.clone();
     forwarded_and_trailing.push(0);
     let structure = |name: &str, blob: Vec<u8>, error: &str| {

@@ -16,7 +16,7 @@ use tokio::{
     process::{Child, Command},
 };
 
-use crate::harness::{b64, card, send};
+use crate::harness::{Reply, b64, card, send};
 
 pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_tessera-server");
 
@@ -48,6 +48,16 @@ pub(crate) struct ServerProcess {
     pub(crate) child: Child,
     pub(crate) base: String,
     pub(crate) stderr: Arc<Mutex<String>>,
+}
+
+/// `POST /demo/login` for `identity` on the server at `base`.
+async fn demo_login(client: &reqwest::Client, base: &str, identity: &str) -> Reply {
+    send(
+        client
+            .post(format!("{base}/demo/login"))
+            .json(&json!({ "identity": identity })),
+    )
+    .await
 }
 
 impl ServerProcess {
@@ -413,12 +423,7 @@ pub(crate) async fn serve_demo_end_to_end() {
     .await;
     let client = reqwest::Client::new();
     let identity = "demo-identity-4711";
-    let login = send(
-        client
-            .post(format!("{}/demo/login", server.base))
-            .json(&json!({ "identity": identity })),
-    )
-    .await;
+    let login = demo_login(&client, &server.base, identity).await;
     login.expect(200, "");
     let token = login.json["token"].as_str().unwrap().to_owned();
     let config = Config::load(&data, |_| None).unwrap();
@@ -509,26 +514,18 @@ pub(crate) async fn serve_demo_end_to_end() {
         .unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("scripts/run"));
-    send(
-        client
-            .post(format!("{}/demo/login", server.base))
-            .json(&json!({ "identity": "bob" })),
-    )
-    .await
-    .expect(200, "");
+    demo_login(&client, &server.base, "bob")
+        .await
+        .expect(200, "");
     server.terminate();
     assert!(server.wait().await);
 
     // Without demo mode: no /demo, no web chat, although --demo-web names a directory.
     let mut server =
         ServerProcess::start_with_args(&data, &["--demo-web", web.to_str().unwrap()], &[]).await;
-    send(
-        client
-            .post(format!("{}/demo/login", server.base))
-            .json(&json!({ "identity": "bob" })),
-    )
-    .await
-    .expect(404, "not_found");
+    demo_login(&client, &server.base, "bob")
+        .await
+        .expect(404, "not_found");
     send(client.get(format!("{}/", server.base)))
         .await
         .expect(404, "not_found");
@@ -545,13 +542,9 @@ pub(crate) async fn serve_demo_end_to_end() {
         )],
     )
     .await;
-    send(
-        client
-            .post(format!("{}/demo/login", server.base))
-            .json(&json!({ "identity": "bob" })),
-    )
-    .await
-    .expect(200, "");
+    demo_login(&client, &server.base, "bob")
+        .await
+        .expect(200, "");
     server.terminate();
     assert!(server.wait().await);
 }
@@ -567,12 +560,7 @@ pub(crate) async fn demo_tokens_stay_in_the_demo() {
     let cards = "/v1/identities/alice/cards";
 
     let mut demo = ServerProcess::start_with_args(&data, &["--demo"], &[]).await;
-    let login = send(
-        client
-            .post(format!("{}/demo/login", demo.base))
-            .json(&json!({ "identity": "alice" })),
-    )
-    .await;
+    let login = demo_login(&client, &demo.base, "alice").await;
     login.expect(200, "");
     let demo_token = login.json["token"].as_str().unwrap().to_owned();
     send(
