@@ -120,9 +120,7 @@ export function createApi(wasm, platform) {
     return result;
   }
 
-  const kdf =
-    platform.kdfWorker &&
-    createKdf(wasm, { startWorker: platform.kdfWorker.start, module: platform.kdfWorker.module, errorFromCode });
+  const kdf = platform.kdfWorker && createKdf(wasm, platform.kdfWorker, errorFromCode);
   const { Tessera, Group } = createClient(wasm, { init, defaultKeyStore: platform.defaultKeyStore, kdf });
   const { FileKeyStore } = platform;
 

@@ -10,10 +10,10 @@ class WorkerUnavailable extends Error {}
 
 /**
  * `{ argon2id(password, salt, m, t, p, length), derivePasswords(password, appId, identity) }`,
- * each returning a Promise, computed in a worker from `startWorker()` with the module from
+ * each returning a Promise, computed in a worker from `start()` with the module from
  * `module()`, or inline with `wasm` when the worker is unavailable.
  */
-export function createKdf(wasm, { startWorker, module, errorFromCode }) {
+export function createKdf(wasm, { start: startWorker, module }, errorFromCode) {
   let worker = null;
   let unavailable = false;
   let nextId = 0;

@@ -108,9 +108,7 @@ impl Tessera {
     /// [`crate::PasswordKdf`].
     async fn seal(&self, root: &RootSecret, password: &str) -> Result<Vec<u8>, Error> {
         let params = KdfParams::DEFAULT;
-        let (salt, nonce) = new_backup_randomness().map_err(|error| Error::Internal {
-            message: error.to_string(),
-        })?;
+        let (salt, nonce) = new_backup_randomness()?;
         let key = self.backup_key(password, &salt, params).await?;
         Ok(seal_backup_with_key(root, &key, params, salt, nonce)?)
     }

@@ -148,13 +148,8 @@ impl Default for KdfParams {
 
 /// Encrypts `root` under `password` with default parameters and fresh randomness.
 pub fn seal_backup(root: &RootSecret, password: &str) -> Result<Vec<u8>, BackupError> {
-    seal_backup_with(
-        root,
-        password,
-        KdfParams::DEFAULT,
-        random_array()?,
-        random_array()?,
-    )
+    let (salt, nonce) = new_backup_randomness()?;
+    seal_backup_with(root, password, KdfParams::DEFAULT, salt, nonce)
 }
 
 /// Encrypts with explicit parameters, salt and nonce (deterministic; for test vectors).
@@ -174,8 +169,7 @@ pub fn seal_backup_with(
 }
 
 /// Fresh salt and nonce for a new blob.
-pub fn new_backup_randomness()
--> Result<([u8; SALT_LENGTH], [u8; NONCE_LENGTH]), RandomnessUnavailable> {
+pub fn new_backup_randomness() -> Result<([u8; SALT_LENGTH], [u8; NONCE_LENGTH]), BackupError> {
     Ok((random_array()?, random_array()?))
 }
 

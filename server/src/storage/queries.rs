@@ -194,10 +194,18 @@ macro_rules! shared_queries {
         /// when another identity published one of them first (docs/API.md `key_in_use`).
         async fn claim_keys(conn: &mut Connection, card: &NewCard) -> Result<(), StorageError> {
             let keys = [
-                ("ed25519", &card.keys.signing),
-                ("x25519", &card.keys.encryption),
+                (
+                    "ed25519",
+                    &card.keys.signing,
+                    "the card's Ed25519 key is already published by another identity",
+                ),
+                (
+                    "x25519",
+                    &card.keys.encryption,
+                    "the card's X25519 key is already published by another identity",
+                ),
             ];
-            for (algorithm, key) in keys {
+            for (algorithm, key, in_use) in keys {
                 let owner: Option<String> = sqlx::query_scalar(
                     "SELECT identity FROM card_keys WHERE algorithm = $1 AND key = $2",
                 )
@@ -207,13 +215,7 @@ macro_rules! shared_queries {
                 .await?;
                 match owner {
                     Some(owner) if owner == card.identity.as_str() => {}
-                    Some(_) => {
-                        return Err(StorageError::KeyInUse(if algorithm == "x25519" {
-                            "the card's X25519 key is already published by another identity"
-                        } else {
-                            "the card's Ed25519 key is already published by another identity"
-                        }));
-                    }
+                    Some(_) => return Err(StorageError::KeyInUse(in_use)),
                     None => {
                         sqlx::query(
                             "INSERT INTO card_keys (algorithm, key, identity) VALUES ($1, $2, $3)",

@@ -194,8 +194,7 @@ pub(crate) async fn publish_rules_are_enforced(database: Database) {
     )
     .unwrap();
     let refused = server.publish("alice", &backdated).await;
-    refused.expect(400, "invalid_card");
-    assert!(refused.json["message"].as_str().unwrap().contains("behind"));
+    refused.expect_saying(400, "invalid_card", "behind");
     server.publish("alice", &first).await.expect(201, "");
     // The same card again.
     server
@@ -217,8 +216,7 @@ pub(crate) async fn publish_rules_are_enforced(database: Database) {
     // setup of docs/FORMAT.md §4.2), or both (a copy of her key pair).
     let copied_x25519 = card_with_encryption_key("mallory", 7, first.public_keys().encryption);
     let refused = server.publish("mallory", &copied_x25519).await;
-    refused.expect(409, "key_in_use");
-    assert!(refused.json["message"].as_str().unwrap().contains("X25519"));
+    refused.expect_saying(409, "key_in_use", "X25519");
     server
         .publish("mallory", &card("mallory", 1, None))
         .await

@@ -256,6 +256,20 @@ impl Reply {
         }
         self
     }
+
+    /// [`Reply::expect`], and the error message says `fragment`.
+    #[track_caller]
+    pub(crate) fn expect_saying(&self, status: u16, code: &str, fragment: &str) -> &Self {
+        self.expect(status, code);
+        assert!(
+            self.json["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(fragment)),
+            "the message does not say {fragment:?}: {}",
+            self.text
+        );
+        self
+    }
 }
 
 pub(crate) async fn send(builder: RequestBuilder) -> Reply {
